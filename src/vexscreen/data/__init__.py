@@ -1,0 +1,7 @@
+"""Data: encoding sets, atomic writes, input errors (and, for images, the scanner)."""
+from .atomic import atomic_path, save_figure, write_csv, write_json, write_npy, write_text
+from .encodings import EncodingSet, load_encodings, save_encodings
+from .errors import InputError
+
+__all__ = ["EncodingSet", "InputError", "atomic_path", "load_encodings", "save_encodings",
+           "save_figure", "write_csv", "write_json", "write_npy", "write_text"]

@@ -1,0 +1,60 @@
+"""Atomic writes: write to a temporary file beside the target, then rename.
+
+A run that is killed never leaves a half-written output behind: the old file
+(if any) or the complete new one, nothing in between.
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+
+@contextlib.contextmanager
+def atomic_path(path, suffix: str | None = None):
+    """Yield a temporary path next to ``path``; rename it over ``path`` on success."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix or ".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def write_text(path, text: str) -> Path:
+    with atomic_path(path) as tmp:
+        tmp.write_text(text)
+    return Path(path)
+
+
+def write_json(path, obj) -> Path:
+    return write_text(path, json.dumps(obj, indent=2, allow_nan=False) + "\n")
+
+
+def write_npy(path, array: np.ndarray) -> Path:
+    with atomic_path(path, suffix=".npy") as tmp:
+        np.save(tmp, array)
+    return Path(path)
+
+
+def write_csv(path, frame) -> Path:
+    with atomic_path(path, suffix=".csv") as tmp:
+        frame.to_csv(tmp, index=False)
+    return Path(path)
+
+
+def save_figure(fig, path, **kwargs) -> Path:
+    """Save a matplotlib figure atomically."""
+    path = Path(path)
+    with atomic_path(path, suffix=path.suffix) as tmp:
+        fig.savefig(tmp, **kwargs)
+    return path

@@ -1,0 +1,181 @@
+"""Encoding sets: a float32 matrix (one row per cell) and its metadata table.
+
+Reads the study's layout directly (METHOD.md, "Data layout"): a folder holding
+``encodings.npy`` + ``metadata.csv`` (columns ``PATIENT,SAMPLE,GROUP``, optional
+``CELL_TYPE``, ``IMAGE``), or ``encoder_test_encodings.npy`` +
+``encoder_test_metadata.csv`` (``GROUP`` only), or explicit file paths.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+
+from .atomic import write_csv, write_npy
+from .errors import InputError
+
+COHORT_COLUMNS = ("PATIENT", "SAMPLE", "GROUP")
+OPTIONAL_COLUMNS = ("CELL_TYPE", "IMAGE")
+LAYOUTS = (
+    ("encodings.npy", "metadata.csv", COHORT_COLUMNS),
+    ("encoder_test_encodings.npy", "encoder_test_metadata.csv", ("GROUP",)),
+)
+
+
+@dataclass
+class EncodingSet:
+    """Cell encodings ``X`` (n_cells x dim, float32) with metadata ``meta`` (n_cells rows)."""
+
+    X: np.ndarray
+    meta: pd.DataFrame
+    source: str = ""
+    required: tuple = field(default=("GROUP",))
+
+    def __post_init__(self):
+        if len(self.X) != len(self.meta):
+            raise InputError(f"{len(self.X)} encodings but {len(self.meta)} metadata rows", self.source or None)
+        self.meta = self.meta.reset_index(drop=True)
+
+    def __len__(self) -> int:
+        return len(self.X)
+
+    @property
+    def groups(self) -> np.ndarray:
+        return self.meta["GROUP"].to_numpy()
+
+    @property
+    def patients(self) -> np.ndarray:
+        self._need("PATIENT")
+        return self.meta["PATIENT"].to_numpy()
+
+    def group_order(self) -> list[str]:
+        """Groups in order of first appearance."""
+        return list(pd.unique(self.meta["GROUP"]))
+
+    def _need(self, column: str) -> None:
+        if column not in self.meta.columns:
+            raise InputError(f"metadata has no {column} column (columns: {', '.join(self.meta.columns)})",
+                             self.source or None)
+
+    def check_groups(self, groups: Sequence[str]) -> list[str]:
+        """Return ``groups`` as a list; error naming any group not in the data."""
+        groups = list(groups)
+        if len(set(groups)) != len(groups):
+            raise InputError(f"a group is named twice in {groups}")
+        present = set(self.meta["GROUP"])
+        missing = [g for g in groups if g not in present]
+        if missing:
+            raise InputError(f"group(s) {missing} not in the data; groups present: {sorted(present)}",
+                             self.source or None)
+        return groups
+
+    def select_groups(self, groups: Sequence[str]) -> "EncodingSet":
+        """Cells of ``groups`` only, in their original order."""
+        groups = self.check_groups(groups)
+        keep = self.meta["GROUP"].isin(groups).to_numpy()
+        return EncodingSet(self.X[keep], self.meta[keep], self.source, self.required)
+
+    def subset(self, mask) -> "EncodingSet":
+        return EncodingSet(self.X[mask], self.meta[mask], self.source, self.required)
+
+
+def _read_matrix(path: Path, mmap: bool = False) -> np.ndarray:
+    if not path.is_file():
+        raise InputError("encodings file not found", path)
+    if path.stat().st_size == 0:
+        raise InputError("encodings file is empty", path)
+    try:
+        X = np.load(path, allow_pickle=False, mmap_mode="r" if mmap else None)
+    except ValueError as exc:  # object arrays need pickle: refused
+        raise InputError(f"not a plain numeric .npy array ({exc})", path) from None
+    except Exception as exc:
+        raise InputError(f"cannot read as .npy ({exc})", path) from None
+    if X.ndim != 2:
+        raise InputError(f"expected a 2-D matrix (cells x dimensions), got shape {X.shape}", path)
+    if X.shape[0] == 0 or X.shape[1] == 0:
+        raise InputError(f"empty matrix, shape {X.shape}", path)
+    if not np.issubdtype(X.dtype, np.floating):
+        raise InputError(f"expected floating-point encodings, got dtype {X.dtype}", path)
+    if X.dtype != np.float32:
+        X = X.astype(np.float32)
+    if not mmap:
+        bad = ~np.isfinite(X)
+        if bad.any():
+            rows = np.unique(np.nonzero(bad)[0])
+            raise InputError(f"{bad.sum()} NaN/inf value(s), in {len(rows)} row(s), first at row {rows[0]}", path)
+    return X
+
+
+def _read_metadata(path: Path, required: Sequence[str]) -> pd.DataFrame:
+    if not path.is_file():
+        raise InputError("metadata file not found", path)
+    if path.stat().st_size == 0:
+        raise InputError("metadata file is empty", path)
+    try:
+        meta = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except Exception as exc:
+        raise InputError(f"cannot read as CSV ({exc})", path) from None
+    missing = [c for c in required if c not in meta.columns]
+    if missing:
+        raise InputError(f"missing column(s) {missing}; columns found: {list(meta.columns)}", path)
+    if len(meta) == 0:
+        raise InputError("metadata has a header but no rows", path)
+    for col in required:
+        blank = (meta[col].str.strip() == "").to_numpy()
+        if blank.any():
+            row = int(np.nonzero(blank)[0][0])
+            raise InputError(f"{blank.sum()} row(s) with an empty {col}, first at data row {row + 1}", path)
+    return meta
+
+
+def load_encodings(path=None, *, encodings=None, metadata=None, mmap: bool = False) -> EncodingSet:
+    """Load an encoding set from a folder (study layout) or explicit files.
+
+    ``path``: a folder with ``encodings.npy`` + ``metadata.csv`` or the encoder-test
+    pair. ``encodings``/``metadata``: explicit files (override ``path``).
+    """
+    if encodings is not None or metadata is not None:
+        if encodings is None or metadata is None:
+            raise InputError("give both --encodings and --metadata")
+        enc, met = Path(encodings), Path(metadata)
+        required = COHORT_COLUMNS if met.name == "metadata.csv" else ("GROUP",)
+        X = _read_matrix(enc, mmap)
+        meta = _read_metadata(met, ("GROUP",))
+        if all(c in meta.columns for c in COHORT_COLUMNS):
+            required = COHORT_COLUMNS
+            meta = _read_metadata(met, required)
+    else:
+        if path is None:
+            raise InputError("no input: give a folder or --encodings/--metadata")
+        folder = Path(path)
+        if not folder.exists():
+            raise InputError("no such folder", folder)
+        if not folder.is_dir():
+            raise InputError("not a folder (give a folder, or --encodings FILE --metadata FILE)", folder)
+        for enc_name, met_name, required in LAYOUTS:
+            if (folder / enc_name).exists() or (folder / met_name).exists():
+                enc, met = folder / enc_name, folder / met_name
+                break
+        else:
+            raise InputError("no encodings.npy + metadata.csv, nor encoder_test_encodings.npy + "
+                             "encoder_test_metadata.csv, in this folder", folder)
+        X = _read_matrix(enc, mmap)
+        meta = _read_metadata(met, required)
+    if len(X) != len(meta):
+        raise InputError(f"row-count mismatch: {enc} has {len(X)} rows, {met} has {len(meta)}", met)
+    return EncodingSet(X, meta, source=str(met), required=tuple(required))
+
+
+def save_encodings(folder, X: np.ndarray, meta: pd.DataFrame, *, encoder_test: bool = False) -> Path:
+    """Write ``encodings.npy`` + ``metadata.csv`` (or the ``encoder_test_*`` pair) atomically."""
+    folder = Path(folder)
+    X = np.asarray(X, dtype=np.float32)
+    if len(X) != len(meta):
+        raise InputError(f"{len(X)} encodings but {len(meta)} metadata rows")
+    prefix = "encoder_test_" if encoder_test else ""
+    write_npy(folder / f"{prefix}encodings.npy", X)
+    write_csv(folder / f"{prefix}metadata.csv", meta)
+    return folder
