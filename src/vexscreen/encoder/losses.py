@@ -1,0 +1,91 @@
+"""Contrastive losses.
+
+``NNCLRLoss``: the study's loss (METHOD.md Step 1, the Keras NNCLR example).
+  * queue size 0 (the study's setting): L2-normalise p1, p2; logits = p1 p2^T / t;
+    mean of the cross-entropies of the rows of p1 p2^T and of p2 p1^T against
+    targets 0..B-1.
+  * queue size Q > 0: each projection is replaced, with a straight-through
+    gradient (``p + stop_grad(nn(p) - p)``), by its nearest neighbour (largest
+    dot product) in a FIFO queue of past normalised p1; the four terms
+    nn(p1) p2^T, p2 nn(p1)^T, nn(p2) p1^T, p1 nn(p2)^T are averaged; then the
+    queue is updated with p1 (newest first, oldest dropped).
+
+Why not lightly's parts (checked against lightly 1.6.0's source):
+  * ``NTXentLoss`` with no memory bank is SimCLR's NT-Xent: its logits also
+    hold the same-view similarities (p1 p1^T, p2 p2^T), so it is *not* the
+    study's loss. It is used, unchanged, for ``--method simclr``
+    (``gather_distributed=True``: negatives from every DDP rank).
+  * ``NNMemoryBankModule`` is not a FIFO: when the pointer wraps, the part of
+    the batch that does not fit is dropped; its buffer is non-persistent (lost
+    on resume); and its constructor does not forward ``gather_distributed``,
+    so under DDP every rank would keep a different bank. Hence the queue here:
+    a persistent buffer (saved in checkpoints, so ``--resume`` continues with
+    the same queue), initialised from a fixed seed (identical on every rank),
+    updated with p1 gathered from all ranks in rank order (identical on every
+    rank after each step).
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+import torch.distributed as torch_dist
+
+
+def _gather_all(x: torch.Tensor) -> torch.Tensor:
+    """Concatenate ``x`` from every DDP rank in rank order (no gradient); ``x`` itself outside DDP."""
+    if not (torch_dist.is_available() and torch_dist.is_initialized()) or torch_dist.get_world_size() == 1:
+        return x
+    parts = [torch.zeros_like(x) for _ in range(torch_dist.get_world_size())]
+    torch_dist.all_gather(parts, x.contiguous())
+    return torch.cat(parts, 0)
+
+
+class NNCLRLoss(nn.Module):
+    def __init__(self, temperature: float = 0.07, queue_size: int = 0, dim: int = 128, seed: int = 43):
+        super().__init__()
+        if temperature <= 0:
+            raise ValueError(f"temperature must be > 0, got {temperature}")
+        if queue_size < 0:
+            raise ValueError(f"queue size must be >= 0, got {queue_size}")
+        self.temperature = float(temperature)
+        self.queue_size = int(queue_size)
+        g = torch.Generator().manual_seed(seed)
+        queue = F.normalize(torch.randn(self.queue_size, dim, generator=g), dim=1)
+        self.register_buffer("queue", queue)  # persistent: part of checkpoints
+
+    def nearest_neighbour(self, p: torch.Tensor) -> torch.Tensor:
+        queue = self.queue.to(p.dtype)
+        nn_p = queue[torch.argmax(p @ queue.T, dim=1)]
+        return p + (nn_p - p).detach()
+
+    @torch.no_grad()
+    def update_queue(self, p1: torch.Tensor) -> None:
+        new = _gather_all(p1.detach().to(self.queue.dtype))[: self.queue_size]
+        self.queue.copy_(torch.cat([new, self.queue[: self.queue_size - len(new)]], 0))
+
+    def forward(self, z1: torch.Tensor, z2: torch.Tensor, update: bool = True) -> torch.Tensor:
+        p1, p2 = F.normalize(z1, dim=1), F.normalize(z2, dim=1)
+        labels = torch.arange(len(p1), device=p1.device)
+        t = self.temperature
+        if self.queue_size == 0:
+            return 0.5 * (F.cross_entropy(p1 @ p2.T / t, labels) + F.cross_entropy(p2 @ p1.T / t, labels))
+        n1, n2 = self.nearest_neighbour(p1), self.nearest_neighbour(p2)
+        logits = torch.cat([n1 @ p2.T, p2 @ n1.T, n2 @ p1.T, p1 @ n2.T], 0) / t
+        loss = F.cross_entropy(logits, labels.repeat(4))
+        if update:
+            self.update_queue(p1)
+        return loss
+
+
+def build_loss(method: str = "nnclr", temperature: float = 0.07, queue_size: int = 0, dim: int = 128,
+               seed: int = 43) -> nn.Module:
+    if method == "nnclr":
+        return NNCLRLoss(temperature, queue_size, dim, seed)
+    if method == "simclr":
+        from lightly.loss import NTXentLoss
+        return NTXentLoss(temperature=temperature, gather_distributed=True)
+    raise ValueError(f"unknown method {method!r}; choose nnclr or simclr")
+
+
+METHODS = ("nnclr", "simclr")

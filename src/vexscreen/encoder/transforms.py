@@ -1,0 +1,81 @@
+"""The pretext views (METHOD.md Step 1) and the image loading they share.
+
+Each view: horizontal flip (p=0.5), vertical flip (p=0.5), rotation uniform in
+[-180, 180] degrees (black fill, size kept), random crop to ``crop`` x ``crop``
+at a uniform position, after padding centred with black to ``crop`` if the
+image is smaller. The backbone's own preprocessing (ImageNet normalisation) is
+inside the encoder, so views are float [0, 1] tensors.
+
+``scale`` (default 1.0, the study) resizes every image by that factor first;
+the same factor is stored in encoder.pt and applied by ``encode``, so training
+crops and full-size encodings see cells at the same pixel size.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+from torch.utils.data import Dataset
+from torchvision.transforms import v2
+from torchvision.transforms.v2 import functional as TF
+
+
+def center_pad(img: torch.Tensor, size: int) -> torch.Tensor:
+    """Pad a C x H x W tensor with zeros, centred, so both sides are >= ``size``."""
+    h, w = img.shape[-2:]
+    ph, pw = max(0, size - h), max(0, size - w)
+    if ph == 0 and pw == 0:
+        return img
+    return TF.pad(img, [pw // 2, ph // 2, pw - pw // 2, ph - ph // 2], fill=0)
+
+
+def rescale(img: torch.Tensor, scale: float) -> torch.Tensor:
+    """Resize a C x H x W tensor by ``scale`` (antialiased); unchanged for 1.0."""
+    if scale == 1.0:
+        return img
+    h, w = img.shape[-2:]
+    return TF.resize(img, [max(1, round(h * scale)), max(1, round(w * scale))], antialias=True)
+
+
+class TwoViews:
+    """Callable: uint8 C x H x W tensor -> (view1, view2), float [0, 1], 3 x crop x crop."""
+
+    def __init__(self, crop: int = 128, rotation: float = 180.0):
+        self.crop = int(crop)
+        self.view = v2.Compose([
+            v2.RandomHorizontalFlip(0.5),
+            v2.RandomVerticalFlip(0.5),
+            v2.RandomRotation(rotation, interpolation=v2.InterpolationMode.BILINEAR, fill=0),
+        ])
+
+    def one(self, img: torch.Tensor) -> torch.Tensor:
+        x = center_pad(self.view(img), self.crop)
+        h, w = x.shape[-2:]
+        top = int(torch.randint(0, h - self.crop + 1, (1,)))
+        left = int(torch.randint(0, w - self.crop + 1, (1,)))
+        x = x[..., top:top + self.crop, left:left + self.crop]
+        return x.float().div_(255.0) if x.dtype == torch.uint8 else x
+
+    def __call__(self, img: torch.Tensor):
+        return self.one(img), self.one(img)
+
+
+def read_image_tensor(path, scale: float = 1.0) -> torch.Tensor:
+    """Decode an image file to a uint8 3 x H x W RGB tensor (via the scanner's ``load_rgb``)."""
+    from ..data.scan import load_rgb
+    return rescale(TF.pil_to_tensor(load_rgb(path)), scale)
+
+
+class ViewPairDataset(Dataset):
+    """Images (paths) -> pairs of views; the unlabeled training pool."""
+
+    def __init__(self, paths, crop: int = 128, scale: float = 1.0):
+        self.paths = [str(p) for p in paths]
+        self.scale = float(scale)
+        self.views = TwoViews(crop)
+
+    def __len__(self):
+        return len(self.paths)
+
+    def __getitem__(self, i):
+        return self.views(read_image_tensor(self.paths[i], self.scale))
