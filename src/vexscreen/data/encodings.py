@@ -155,13 +155,16 @@ def load_encodings(path=None, *, encodings=None, metadata=None, mmap: bool = Fal
             raise InputError("no such folder", folder)
         if not folder.is_dir():
             raise InputError("not a folder (give a folder, or --encodings FILE --metadata FILE)", folder)
-        for enc_name, met_name, required in LAYOUTS:
-            if (folder / enc_name).exists() or (folder / met_name).exists():
-                enc, met = folder / enc_name, folder / met_name
-                break
+        complete = [(folder / e, folder / m, r) for e, m, r in LAYOUTS
+                    if (folder / e).exists() and (folder / m).exists()]
+        if complete:
+            enc, met, required = complete[0]
         else:
+            partial = [f"{f.name} without {g.name}" for e, m, _ in LAYOUTS
+                       for f, g in ((folder / e, folder / m), (folder / m, folder / e)) if f.exists()]
             raise InputError("no encodings.npy + metadata.csv, nor encoder_test_encodings.npy + "
-                             "encoder_test_metadata.csv, in this folder", folder)
+                             "encoder_test_metadata.csv, in this folder"
+                             + (f" (found {'; '.join(partial)})" if partial else ""), folder)
         X = _read_matrix(enc, mmap)
         meta = _read_metadata(met, required)
     if len(X) != len(meta):

@@ -1,0 +1,119 @@
+"""Encoding-set loader: every bad input gives a clear error naming the file."""
+import json
+import os
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from vexscreen.cli import main
+from vexscreen.data import InputError, load_encodings, save_encodings, write_json
+
+
+def _write(folder, X, meta, encoder_test=False):
+    folder.mkdir(parents=True, exist_ok=True)
+    prefix = "encoder_test_" if encoder_test else ""
+    np.save(folder / f"{prefix}encodings.npy", X)
+    meta.to_csv(folder / f"{prefix}metadata.csv", index=False)
+    return folder
+
+
+def _meta(n, groups=("A", "B")):
+    return pd.DataFrame({"PATIENT": [f"P{i % 4}" for i in range(n)], "SAMPLE": [f"S{i % 8}" for i in range(n)],
+                         "GROUP": [groups[(i % 4) % len(groups)] for i in range(n)]})
+
+
+def test_roundtrip_study_layout(tmp_path):
+    X = np.random.default_rng(0).normal(size=(8, 3)).astype(np.float32)
+    save_encodings(tmp_path, X, _meta(8))
+    enc = load_encodings(tmp_path)
+    assert enc.X.dtype == np.float32 and np.array_equal(enc.X, X)
+    assert list(enc.meta.columns) == ["PATIENT", "SAMPLE", "GROUP"]
+    assert enc.group_order() == ["A", "B"]
+    assert not [p for p in os.listdir(tmp_path) if p.startswith(".")], "temporary files left behind"
+
+
+def test_reads_published_encoder_test_layout(paper_dir):
+    enc = load_encodings(paper_dir / "PN")
+    assert enc.X.shape == (216, 512) and list(enc.meta.columns) == ["GROUP"]
+
+
+def test_explicit_files(tmp_path):
+    _write(tmp_path, np.ones((4, 2), np.float32), _meta(4))
+    enc = load_encodings(encodings=tmp_path / "encodings.npy", metadata=tmp_path / "metadata.csv")
+    assert len(enc) == 4 and list(enc.patients) == ["P0", "P1", "P2", "P3"]
+
+
+@pytest.mark.parametrize("make_bad, fragment, culprit", [
+    (lambda d: _write(d, np.ones((5, 2), np.float32), _meta(4)), "row-count mismatch", "metadata.csv"),
+    (lambda d: _write(d, np.array([[1, np.nan], [0, 1], [1, 1], [1, 2]], np.float32), _meta(4)), "NaN/inf", "encodings.npy"),
+    (lambda d: _write(d, np.array([[1, np.inf], [0, 1], [1, 1], [1, 2]], np.float32), _meta(4)), "NaN/inf", "encodings.npy"),
+    (lambda d: _write(d, np.ones(4, np.float32), _meta(4)), "2-D matrix", "encodings.npy"),
+    (lambda d: _write(d, np.ones((4, 2, 2), np.float32), _meta(4)), "2-D matrix", "encodings.npy"),
+    (lambda d: _write(d, np.ones((4, 2), np.int64), _meta(4)), "dtype int64", "encodings.npy"),
+    (lambda d: _write(d, np.array([["a", "b"]] * 4), _meta(4)), "dtype <U1", "encodings.npy"),
+    (lambda d: _write(d, np.ones((4, 2), np.float32), _meta(4).drop(columns="SAMPLE")), "missing column(s) ['SAMPLE']", "metadata.csv"),
+    (lambda d: _write(d, np.ones((0, 2), np.float32), _meta(0)), "empty matrix", "encodings.npy"),
+    (lambda d: _write(d, np.ones((4, 2), np.float32), _meta(4).assign(PATIENT=["P0", "", "P1", "P1"])), "empty PATIENT", "metadata.csv"),
+])
+def test_bad_inputs_name_file_and_problem(tmp_path, make_bad, fragment, culprit):
+    make_bad(tmp_path)
+    with pytest.raises(InputError) as err:
+        load_encodings(tmp_path)
+    assert fragment in str(err.value)
+    assert culprit in str(err.value)
+
+
+def test_zero_size_and_object_arrays(tmp_path):
+    _write(tmp_path, np.ones((4, 2), np.float32), _meta(4))
+    (tmp_path / "encodings.npy").write_bytes(b"")
+    with pytest.raises(InputError, match="encodings file is empty"):
+        load_encodings(tmp_path)
+    np.save(tmp_path / "encodings.npy", np.array([{"a": 1}] * 4, dtype=object), allow_pickle=True)
+    with pytest.raises(InputError, match="not a plain numeric"):
+        load_encodings(tmp_path)
+
+
+def test_header_only_metadata(tmp_path):
+    _write(tmp_path, np.ones((4, 2), np.float32), _meta(4))
+    (tmp_path / "metadata.csv").write_text("PATIENT,SAMPLE,GROUP\n")
+    with pytest.raises(InputError, match="no rows"):
+        load_encodings(tmp_path)
+
+
+def test_folder_without_a_layout(tmp_path, paper_dir):
+    with pytest.raises(InputError, match="no encodings.npy"):
+        load_encodings(tmp_path)
+    # the published cohort folder has metadata.csv but not its (unpublished) encodings:
+    # the encoder-test pair there is still found
+    assert load_encodings(paper_dir / "MO").X.shape == (60, 2048)
+    _write(tmp_path / "half", np.ones((4, 2), np.float32), _meta(4))
+    os.remove(tmp_path / "half" / "encodings.npy")
+    with pytest.raises(InputError, match="metadata.csv without encodings.npy"):
+        load_encodings(tmp_path / "half")
+
+
+def test_unknown_group_and_duplicate(tmp_path):
+    enc = load_encodings(_write(tmp_path, np.ones((4, 2), np.float32), _meta(4)))
+    with pytest.raises(InputError, match=r"\['VEXAS'\] not in the data"):
+        enc.check_groups(["A", "VEXAS"])
+    with pytest.raises(InputError, match="named twice"):
+        enc.check_groups(["A", "A"])
+
+
+def test_cli_reports_error_and_exit_code(tmp_path, capsys):
+    _write(tmp_path, np.ones((5, 2), np.float32), _meta(4))
+    code = main(["evaluate", str(tmp_path), "--groups", "A,B", "--out", str(tmp_path / "o")])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "metadata.csv" in err and "row-count mismatch" in err
+    assert not (tmp_path / "o" / "evaluation.json").exists()
+
+
+def test_atomic_write_keeps_old_file_on_failure(tmp_path):
+    target = tmp_path / "out.json"
+    write_json(target, {"a": 1})
+    with pytest.raises(ValueError):
+        write_json(target, {"a": float("nan")})  # NaN is refused by allow_nan=False
+    assert json.loads(target.read_text()) == {"a": 1}
+    assert os.listdir(tmp_path) == ["out.json"]

@@ -1,0 +1,90 @@
+"""Phenotypic prediction (Step 2b): finds a planted signal, stays at chance without one."""
+import json
+
+import numpy as np
+import pytest
+
+from vexscreen.cli import main
+from vexscreen.data import save_encodings
+from vexscreen.data.synthetic import simple_structure, synthetic_encodings
+from vexscreen.evaluation import StratifiedPatientSplit, evaluate
+from vexscreen.evaluation.classifier import platt_svc
+from vexscreen.evaluation.metrics import binary_metrics
+from vexscreen.evaluation.phenotype import prepare
+
+FAST = dict(iterations=4, aggregates=30, progress=False)
+
+
+def _cohort(signal, patient_effect, n=(3, 3, 6), cells=40, seed=0):
+    structure = simple_structure({"MDS": n[2], "UBA1-WT": n[1], "VEXAS": n[0]}, cells_per_sample=cells)
+    return synthetic_encodings(structure, dim=32, signal=signal, patient_effect=patient_effect, seed=seed)
+
+
+def test_finds_planted_signal():
+    enc = _cohort(signal=1.0, patient_effect=0.3)
+    r = evaluate(enc, ["UBA1-WT", "VEXAS"], **FAST)
+    assert r["aggregate_level"]["auc"]["mean"] > 0.95
+    assert r["patient_level"]["auc"] == 1.0
+    assert r["patient_level"]["p_value"] == pytest.approx(1 / 20)  # 3 of 6 patients: C(6,3)=20
+    assert all(r["patient_level"]["scores"][f"VEXAS[{i}]"] > 0.5 for i in (1, 2, 3))
+
+
+def test_patient_effects_without_signal_stay_at_chance():
+    """Strong patient effects, no group signal: patient splits give chance, cell splits would not."""
+    enc = _cohort(signal=0.0, patient_effect=1.5, n=(10, 0, 10), cells=30, seed=3)
+    r = evaluate(enc, ["MDS", "VEXAS"], iterations=10, aggregates=30, progress=False)
+    auc = r["aggregate_level"]["auc"]
+    assert abs(auc["mean"] - 0.5) < 0.15 and auc["low"] < 0.5 < auc["high"]
+    assert r["patient_level"]["p_value"] > 0.05
+    # The same data split by cell instead of by patient is inflated: the check above can fail.
+    X, y, patients, _, _ = prepare(enc, ["MDS", "VEXAS"])
+    rng = np.random.RandomState(0)
+    cells = rng.permutation(len(y))
+    tr, te = cells[: len(y) // 2], cells[len(y) // 2:]
+    leaky = platt_svc().fit(X[tr], y[tr]).predict_proba(X[te])[:, 1]
+    assert binary_metrics(y[te], leaky)["auc"] > 0.9
+
+
+def test_deterministic(tmp_path):
+    enc = _cohort(signal=0.4, patient_effect=0.5)
+    save_encodings(tmp_path / "enc", enc.X, enc.meta)
+    outs = []
+    for k in range(2):
+        out = tmp_path / f"run{k}"
+        assert main(["evaluate", str(tmp_path / "enc"), "--groups", "MDS,UBA1-WT,VEXAS", "--out", str(out),
+                     "--iterations", "3", "--aggregates", "20", "--no-plots", "--quiet"]) == 0
+        data = json.loads((out / "evaluation.json").read_text())
+        data.pop("timing")
+        outs.append(data)
+    assert outs[0] == outs[1]
+    d = outs[0]
+    assert d["positive"] == "VEXAS" and d["groups"] == ["MDS", "UBA1-WT", "VEXAS"]
+    assert [it["seed"] for it in d["iterations"]] == [4512, 4513, 4514]
+    for key in ("auc", "sensitivity", "specificity"):
+        s = d["aggregate_level"][key]
+        assert s["low"] <= s["mean"] <= s["high"]
+    assert d["patient_level"]["method"] == "leave-one-patient-out"
+    assert set(d["patient_level"]["scores"]) == {f"{g}[{i}]" for g, n in (("MDS", 6), ("UBA1-WT", 3), ("VEXAS", 3))
+                                                 for i in range(1, n + 1)}
+
+
+@pytest.mark.parametrize("groups", [["UBA1-WT", "VEXAS"], ["MDS", "VEXAS"], ["MDS", "UBA1-WT", "VEXAS"]])
+def test_no_patient_in_both_halves(groups):
+    enc = _cohort(signal=0.5, patient_effect=0.5).select_groups(groups)
+    splitter = StratifiedPatientSplit(10, 0.5, 4512)
+    patients, labels = enc.patients, enc.groups
+    all_patients = set(patients)
+    for seed, train, test in splitter.split_patients(labels, patients):
+        assert not set(train) & set(test)
+        assert set(train) | set(test) == all_patients
+        for g in groups:  # stratified: every group on the training side
+            assert any(p.startswith(g + "[") for p in train)
+    for tr, te in splitter.split(enc.X, labels, patients):
+        assert not set(patients[tr]) & set(patients[te])
+
+
+def test_evaluate_cli_help(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["evaluate", "--help"])
+    assert exc.value.code == 0
+    assert "--aggregate-size" in capsys.readouterr().out
