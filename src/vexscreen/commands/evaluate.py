@@ -25,6 +25,8 @@ def register(sub) -> None:
     p.add_argument("--threshold", type=float, default=0.5, help="probability threshold (default 0.5)")
     p.add_argument("--no-patient-level", action="store_true", help="skip leave-one-patient-out")
     p.add_argument("--no-plots", action="store_true", help="skip the UMAP figure")
+    p.add_argument("--jobs", type=int, default=1,
+                   help="parallel workers for iterations and folds (-1 = all cores); same numbers")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=run)
 
@@ -40,7 +42,8 @@ def run(args) -> int:
     result = evaluate(enc, groups, iterations=args.iterations, aggregates=args.aggregates,
                       aggregate_size=args.aggregate_size, train_fraction=args.train_fraction,
                       seed=args.seed, threshold=args.threshold,
-                      patient_level=not args.no_patient_level, progress=not args.quiet)
+                      patient_level=not args.no_patient_level, progress=not args.quiet,
+                      n_jobs=args.jobs)
     args.out.mkdir(parents=True, exist_ok=True)
     write_json(args.out / "evaluation.json", result)
     print(format_evaluation_row(result))

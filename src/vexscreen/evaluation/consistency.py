@@ -13,6 +13,7 @@ from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import train_test_split
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.preprocessing import normalize
+from threadpoolctl import threadpool_limits
 
 # The study's group orders (METHOD.md Step 2a).
 STUDY_GROUP_ORDERS = {
@@ -55,8 +56,11 @@ def consistency_matrix(X: np.ndarray, labels, order: Sequence[str] | None = None
     order = list(order) if order is not None else list(dict.fromkeys(labels))
     Xn = normalize(np.asarray(X, dtype=np.float32), norm="l2", axis=1)
     M = np.full((len(order), len(order)), np.nan)
-    for i in range(len(order)):
-        for j in range(i + 1, len(order)):
-            M[i, j] = pairwise_auc(Xn, labels, order[i], order[j], n_splits=n_splits,
-                                   n_neighbors=n_neighbors, normalized=True)
+    # Encoder test sets are small (tens to hundreds of cells): thread start-up costs
+    # more than the distances, so run single-threaded below a few thousand cells.
+    with threadpool_limits(1 if len(Xn) < 5000 else None):
+        for i in range(len(order)):
+            for j in range(i + 1, len(order)):
+                M[i, j] = pairwise_auc(Xn, labels, order[i], order[j], n_splits=n_splits,
+                                       n_neighbors=n_neighbors, normalized=True)
     return order, M

@@ -9,6 +9,7 @@ import time
 from typing import Sequence
 
 import numpy as np
+from joblib import Parallel, delayed
 from sklearn.preprocessing import normalize
 from tqdm.auto import tqdm
 
@@ -43,7 +44,7 @@ def prepare(encset: EncodingSet, groups: Sequence[str]):
 def evaluate(encset: EncodingSet, groups: Sequence[str], *, iterations: int = 10,
              aggregates: int = 100, aggregate_size: int = 10, train_fraction: float = 0.5,
              seed: int = 4512, threshold: float = 0.5, patient_level: bool = True,
-             progress: bool = True) -> dict:
+             progress: bool = True, n_jobs: int = 1) -> dict:
     """Run Step 2b on ``encset`` for ``groups`` (last = positive). Returns the JSON-ready result.
 
     Per iteration ``n`` (seed ``seed + n``): a stratified half of the patients
@@ -51,25 +52,18 @@ def evaluate(encset: EncodingSet, groups: Sequence[str], *, iterations: int = 10
     ``aggregate_size`` cells per patient (training patients first); a Platt-scaled
     RBF SVM scores the test aggregates. Means over iterations get seeded
     bootstrap 95% CIs. ``patient_level`` adds leave-one-patient-out scores.
+    ``n_jobs`` runs iterations (and folds) in parallel with identical results.
     """
     t0 = time.perf_counter()
     groups = list(groups)
     X, y, patients, labels, table = prepare(encset, groups)
     label_of = dict(zip(table["patient"], table["label"]))
     splitter = StratifiedPatientSplit(iterations, train_fraction, seed)
-    records = []
-    steps = tqdm(list(splitter.split_patients(labels, patients)), desc=f"evaluate {'/'.join(groups)}",
-                 disable=not progress, leave=False)
-    for it_seed, train_p, test_p in steps:
-        rng = np.random.RandomState(it_seed)
-        clf = PatientClassifier(BootstrapMedianAggregator(aggregates, aggregate_size, rng),
-                                threshold=threshold)
-        clf.fit(X, y, patients, order=train_p)
-        A_te, y_te, _ = clf.aggregator_.fit_resample(X, y, patients, order=test_p)
-        p = clf.positive_proba(A_te)
-        m = binary_metrics(y_te, p, threshold)
-        records.append({"seed": int(it_seed), "train_patients": list(map(str, train_p)),
-                        "test_patients": list(map(str, test_p)), **m})
+    splits = list(splitter.split_patients(labels, patients))
+    records = _parallel(
+        (delayed(_one_iteration)(X, y, patients, it_seed, train_p, test_p, aggregates,
+                                 aggregate_size, threshold) for it_seed, train_p, test_p in splits),
+        n_jobs, len(splits), f"evaluate {'/'.join(groups)}", progress)
     t_iter = time.perf_counter() - t0
     summary = {k: mean_ci([r[k] for r in records], random_state=seed)
                for k in ("auc", "sensitivity", "specificity")}
@@ -93,10 +87,29 @@ def evaluate(encset: EncodingSet, groups: Sequence[str], *, iterations: int = 10
         t1 = time.perf_counter()
         result["patient_level"] = leave_one_patient_out(
             X, y, patients, label_of, aggregates=aggregates, aggregate_size=aggregate_size,
-            seed=seed, threshold=threshold, progress=progress)
+            seed=seed, threshold=threshold, progress=progress, n_jobs=n_jobs)
         timing["patient_level_s"] = round(time.perf_counter() - t1, 3)
     result["timing"] = timing
     return result
+
+
+def _one_iteration(X, y, patients, it_seed, train_p, test_p, aggregates, aggregate_size, threshold):
+    """One of the study's iterations: aggregates from ``RandomState(seed)``, training patients first."""
+    rng = np.random.RandomState(it_seed)
+    clf = PatientClassifier(BootstrapMedianAggregator(aggregates, aggregate_size, rng),
+                            threshold=threshold)
+    clf.fit(X, y, patients, order=train_p)
+    A_te, y_te, _ = clf.aggregator_.fit_resample(X, y, patients, order=test_p)
+    m = binary_metrics(y_te, clf.positive_proba(A_te), threshold)
+    return {"seed": int(it_seed), "train_patients": list(map(str, train_p)),
+            "test_patients": list(map(str, test_p)), **m}
+
+
+def _parallel(tasks, n_jobs, total, desc, progress):
+    """Run independent, individually seeded tasks; results in task order whatever ``n_jobs``."""
+    # threads: libsvm and numpy release the GIL, and nothing is copied to workers
+    out = Parallel(n_jobs=n_jobs, prefer="threads", return_as="generator")(tasks)
+    return list(tqdm(out, total=total, desc=desc, disable=not progress, leave=False))
 
 
 def patient_aggregates(X, y, patients, *, aggregates=100, aggregate_size=10, seed=4512):
@@ -108,8 +121,13 @@ def patient_aggregates(X, y, patients, *, aggregates=100, aggregate_size=10, see
     return agg.fit_resample(X, y, patients, order=sorted(set(np.asarray(patients).tolist())))
 
 
+def _lopo_fold(A, y_A, train, test, threshold):
+    clf = PatientClassifier(threshold=threshold).fit_aggregates(A[train], y_A[train])
+    return float(clf.positive_proba(A[test]).mean())
+
+
 def leave_one_patient_out(X, y, patients, label_of: dict, *, aggregates=100, aggregate_size=10,
-                          seed=4512, threshold=0.5, progress=True) -> dict:
+                          seed=4512, threshold=0.5, progress=True, n_jobs=1) -> dict:
     """Each patient scored by a model fitted on every other patient's aggregates.
 
     Score = mean positive probability over the patient's own aggregates; the AUC
@@ -117,14 +135,11 @@ def leave_one_patient_out(X, y, patients, label_of: dict, *, aggregates=100, agg
     """
     A, y_A, owners = patient_aggregates(X, y, patients, aggregates=aggregates,
                                         aggregate_size=aggregate_size, seed=seed)
-    scores, truth = {}, {}
-    folds = LeaveOnePatientOut().split(A, y_A, owners)
-    for train, test in tqdm(list(folds), desc="leave-one-patient-out", disable=not progress,
-                            leave=False):
-        patient = owners[test[0]]
-        clf = PatientClassifier(threshold=threshold).fit_aggregates(A[train], y_A[train])
-        scores[str(patient)] = float(clf.positive_proba(A[test]).mean())
-        truth[str(patient)] = int(y_A[test[0]])
+    folds = list(LeaveOnePatientOut().split(A, y_A, owners))
+    fitted = _parallel((delayed(_lopo_fold)(A, y_A, train, test, threshold) for train, test in folds),
+                       n_jobs, len(folds), "leave-one-patient-out", progress)
+    scores = {str(owners[test[0]]): s for (_, test), s in zip(folds, fitted)}
+    truth = {str(owners[test[0]]): int(y_A[test[0]]) for _, test in folds}
     names = list(scores)
     y_p = np.array([truth[n] for n in names])
     s_p = np.array([scores[n] for n in names])

@@ -13,12 +13,16 @@ MARKERS = "osD^vP*Xhp<>8"
 
 
 def _umap(X, **kwargs):
+    import warnings
+
     import umap  # imported lazily: slow to import (numba)
 
     n = len(X)
     kwargs.setdefault("n_neighbors", 15)
     kwargs["n_neighbors"] = max(2, min(kwargs["n_neighbors"], n - 1))
-    return umap.UMAP(**kwargs).fit_transform(X)
+    with warnings.catch_warnings():  # "n_jobs overridden by random_state": expected, we seed
+        warnings.filterwarnings("ignore", message=".*n_jobs.*", category=UserWarning)
+        return umap.UMAP(**kwargs).fit_transform(X)
 
 
 def consistency_umap_figure(X, labels, order, path, title: str = "") -> None:
