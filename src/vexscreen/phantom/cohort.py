@@ -1,0 +1,306 @@
+"""Phantom cohorts: labeled single-cell images with known morphology, in the study's layout.
+
+Layout written under ``out``::
+
+    out/<CELL_TYPE>/<GROUP>/<PATIENT>/<SAMPLE>/cell_00001.png   (one study root per cell type)
+    out/encoder_test/<CELL_TYPE>/<GROUP>/cell_00001.png         (cells of known morphology)
+    out/truth.csv                                               (one row per image)
+    out/phantom.json                                            (the settings; guards resumption)
+    out/preview/<CELL_TYPE>_<GROUP>.png                         (with preview=True)
+
+Patient folders keep the study's pseudonyms (``VEXAS[1]``): brackets are plain
+characters in POSIX paths and vexscreen never globs inside the tree.
+
+Determinism: each cell's generators are seeded from (seed, cell type, patient,
+sample, cell index) only (CRC-32 of the names, never ``hash()``), so the same
+seed gives the same images whatever the number of workers or the order of work.
+Every image and ``truth.csv`` is written atomically; work is done in chunks of
+cells, each recorded in ``out/.parts/`` once complete, so a killed run resumes
+where it stopped (a partly written chunk is regenerated, byte-identical).
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from PIL import Image
+
+from ..data.atomic import atomic_path, write_csv, write_json
+from ..data.errors import InputError
+from . import phenotypes as P
+from .render import CELL_TYPES, CellSpec, render
+
+COHORTS = ("study", "small", "null")
+PHANTOM_VERSION = 1
+CHUNK = 48
+SMALL_PATIENTS = 2     # per group
+SMALL_SAMPLES = 2      # per patient
+SMALL_CELLS = 6        # per sample (times --scale)
+
+#: truth.csv: identity columns first, then the spec, what was drawn, the patient phenotype.
+ID_COLUMNS = ["path", "set", "cell_type", "group", "patient", "sample", "cell_index", "source",
+              "texture_status", "source_image"]
+SPEC_COLUMNS = list(CellSpec().to_dict().keys())
+DRAWN_COLUMNS = ["n_lobes_drawn", "n_vacuoles_drawn", "vacuole_radii", "vacuole_centers",
+                 "n_inclusions_drawn", "n_granules", "cell_area", "nucleus_area", "center_x", "center_y"]
+PHENO_COLUMNS = list(P.BASELINE.to_dict().keys())
+TRUTH_COLUMNS = ID_COLUMNS + [c for c in SPEC_COLUMNS if c != "cell_type"] + DRAWN_COLUMNS + PHENO_COLUMNS
+
+
+def study_structure() -> pd.DataFrame:
+    """The study's cohort structure, bundled with the package (one row per cell type and sample)."""
+    ref = resources.files("vexscreen").joinpath("resources/paper/cohort_structure.csv")
+    with ref.open("r") as fh:
+        df = pd.read_csv(fh, dtype={"SAMPLE": str, "PATIENT": str, "GROUP": str, "CELL_TYPE": str})
+    return df
+
+
+def cohort_structure(cohort: str = "study", scale: float = 1.0, cell_types=CELL_TYPES) -> pd.DataFrame:
+    """Rows CELL_TYPE, GROUP, PATIENT, SAMPLE, N_CELLS for the phantom (>= 1 cell per sample)."""
+    if cohort not in COHORTS:
+        raise InputError(f"unknown cohort {cohort!r}; choose one of {', '.join(COHORTS)}")
+    if not scale > 0:
+        raise InputError(f"--scale must be positive, got {scale}")
+    bad = [c for c in cell_types if c not in CELL_TYPES]
+    if bad or not cell_types:
+        raise InputError(f"cell types must be among {', '.join(CELL_TYPES)}; got {', '.join(map(str, cell_types))}")
+    df = study_structure()
+    df = df[df.CELL_TYPE.isin(cell_types)].copy()
+    if cohort == "small":
+        keep_pat = set()
+        for g, sub in df.groupby("GROUP"):
+            keep_pat |= set(sorted(sub.PATIENT.unique())[:SMALL_PATIENTS])
+        df = df[df.PATIENT.isin(keep_pat)]
+        first = {p: sorted(s.SAMPLE.unique())[:SMALL_SAMPLES] for p, s in df.groupby("PATIENT")}
+        df = df[[s in first[p] for p, s in zip(df.PATIENT, df.SAMPLE)]].copy()
+        df["N_CELLS"] = max(1, int(round(SMALL_CELLS * scale)))
+    else:
+        df["N_CELLS"] = np.maximum(1, np.rint(df.N_CELLS.to_numpy() * scale).astype(int))
+    order = {c: i for i, c in enumerate(CELL_TYPES)}
+    df = df.sort_values(["CELL_TYPE", "GROUP", "PATIENT", "SAMPLE"],
+                        key=lambda s: s.map(order) if s.name == "CELL_TYPE" else s)
+    return df.reset_index(drop=True)
+
+
+# --------------------------------------------------------------------------- work units
+
+@dataclass(frozen=True)
+class Unit:
+    """A chunk of cells of one sample (or one encoder-test group)."""
+
+    set: str            # "cohort" or "encoder_test"
+    cell_type: str
+    group: str
+    patient: str
+    sample: str
+    start: int          # first cell index (1-based)
+    stop: int           # last + 1
+
+    @property
+    def key(self) -> str:
+        return f"{self.set}__{self.cell_type}__{P.stable_id(self.group)}_{P.stable_id(self.patient)}_" \
+               f"{P.stable_id(self.sample)}__{self.start}"
+
+    def folder(self) -> str:
+        if self.set == "encoder_test":
+            return f"encoder_test/{self.cell_type}/{self.group}"
+        return f"{self.cell_type}/{self.group}/{self.patient}/{self.sample}"
+
+
+def _units(structure: pd.DataFrame, encoder_test_per_group: int, cell_types) -> list[Unit]:
+    units = []
+    for r in structure.itertuples(index=False):
+        for a in range(1, r.N_CELLS + 1, CHUNK):
+            units.append(Unit("cohort", r.CELL_TYPE, r.GROUP, r.PATIENT, str(r.SAMPLE), a,
+                              min(r.N_CELLS + 1, a + CHUNK)))
+    for ct in cell_types:
+        if encoder_test_per_group > 0:
+            for g in P.ENCODER_TEST_GROUPS[ct]:
+                for a in range(1, encoder_test_per_group + 1, CHUNK):
+                    units.append(Unit("encoder_test", ct, g, "", "", a,
+                                      min(encoder_test_per_group + 1, a + CHUNK)))
+    return units
+
+
+def cell_generators(seed: int, unit: Unit, index: int):
+    """(spec generator, render generator) for one cell: a pure function of its identity."""
+    t = P.TYPE_IDS[unit.cell_type]
+    if unit.set == "encoder_test":
+        key = (seed, P._ENC, t, P.stable_id(unit.group), index)
+    else:
+        key = (seed, P._CELL, t, P.stable_id(unit.patient), P.stable_id(unit.sample), index)
+    return P.generator(*key, 0), P.generator(*key, 1)
+
+
+def _save_png(path: Path, img: np.ndarray) -> None:
+    with atomic_path(path, suffix=".png") as tmp:
+        Image.fromarray(img).save(tmp, format="PNG", compress_level=3)
+
+
+def _run_unit(args):
+    """Render (or plant into real images) the cells of one unit; write them; return truth rows."""
+    out, unit, seed, null, sources = args
+    out = Path(out)
+    rows = []
+    if unit.set == "cohort":
+        pheno = P.patient_phenotype(unit.group, unit.patient, seed, null=null)
+        smear = P.smear_nuisance(unit.sample, seed)
+        pheno_cols = pheno.to_dict()
+    else:
+        pheno_cols = {c: np.nan for c in PHENO_COLUMNS}
+    src = sources.get(unit.cell_type) if sources else None
+    for i in range(unit.start, unit.stop):
+        g_spec, g_render = cell_generators(seed, unit, i)
+        if unit.set == "cohort":
+            spec = P.cell_spec(unit.cell_type, pheno, smear, g_spec)
+        else:
+            spec = P.encoder_test_spec(unit.cell_type, unit.group, g_spec)
+        rel = f"{unit.folder()}/cell_{i:05d}.png"
+        row = {"path": rel, "set": unit.set, "cell_type": unit.cell_type, "group": unit.group,
+               "patient": unit.patient, "sample": unit.sample, "cell_index": i}
+        spec_d = spec.to_dict()
+        del spec_d["cell_type"]
+        if src and unit.set == "cohort":
+            from .texture import load_rgb, plant_vacuoles
+            pick = src[int(g_render.integers(len(src)))]
+            img, rec = plant_vacuoles(load_rgb(pick), spec.n_vacuoles, spec.vacuole_radius, g_render)
+            # only the vacuoles are applied: the rest of the spec does not describe this image
+            spec_d = {k: (spec_d[k] if k in ("n_vacuoles", "vacuole_radius") else np.nan) for k in spec_d}
+            row.update(source="real", source_image=str(pick), **rec)
+        else:
+            r = render(spec, g_render)
+            img = r.image
+            row.update(source="rendered", texture_status="", source_image="", **r.drawn)
+        row.update(spec_d)
+        row.update(pheno_cols)
+        _save_png(out / rel, img)
+        rows.append(row)
+    frame = pd.DataFrame(rows).reindex(columns=TRUTH_COLUMNS)
+    write_csv(out / ".parts" / f"{unit.key}.csv", frame)
+    return unit.key, len(rows)
+
+
+# --------------------------------------------------------------------------- cohort
+
+def _manifest(cohort, scale, seed, cell_types, encoder_test_per_group, source_images) -> dict:
+    return {"tool": "vexscreen phantom", "version": PHANTOM_VERSION, "cohort": cohort, "scale": float(scale),
+            "seed": int(seed), "cell_types": list(cell_types),
+            "encoder_test_per_group": int(encoder_test_per_group),
+            "source_images": None if source_images is None else str(Path(source_images).resolve())}
+
+
+def make_cohort(out, cohort: str = "study", scale: float = 1.0, seed: int = 0, workers: int = 1,
+                cell_types=CELL_TYPES, encoder_test_per_group: int = 30, preview: bool = False,
+                source_images=None, progress: bool = False) -> Path:
+    """Write a phantom cohort under ``out`` (see the module docstring); return ``out/truth.csv``."""
+    out = Path(out)
+    cell_types = tuple(cell_types)
+    if workers < 1:
+        raise InputError(f"--workers must be at least 1, got {workers}")
+    if encoder_test_per_group < 0:
+        raise InputError("--encoder-test-per-group must be >= 0")
+    structure = cohort_structure(cohort, scale, cell_types)
+    sources = None
+    if source_images is not None:
+        from .texture import source_images as find_sources
+        sources = {k: [str(p) for p in v] for k, v in find_sources(source_images, cell_types).items()}
+    manifest = _manifest(cohort, scale, seed, cell_types, encoder_test_per_group, source_images)
+    mpath = out / "phantom.json"
+    if mpath.exists():
+        try:
+            old = json.loads(mpath.read_text())
+        except ValueError:
+            old = None
+        if old != manifest:
+            raise InputError("this folder holds a phantom made with other settings "
+                             f"({json.dumps(old)}); choose another --out or delete it", out)
+    elif out.exists() and any(p.name != ".parts" for p in out.iterdir()):
+        raise InputError("folder exists and is not empty (and holds no phantom.json); choose another --out", out)
+    out.mkdir(parents=True, exist_ok=True)
+    write_json(mpath, manifest)
+
+    units = _units(structure, encoder_test_per_group, cell_types)
+    parts = out / ".parts"
+    truth_path = out / "truth.csv"
+    done = {p.stem for p in parts.glob("*.csv")} if parts.is_dir() else set()
+    if truth_path.exists() and not done:
+        # a finished run: nothing to do if every image is there
+        truth = pd.read_csv(truth_path, keep_default_na=False)
+        if len(truth) == sum(u.stop - u.start for u in units) and all((out / p).exists() for p in truth.path):
+            if preview:
+                write_previews(out, truth)
+            return truth_path
+    todo = [u for u in units if u.key not in done]
+    n_cells = sum(u.stop - u.start for u in todo)
+    t0 = time.time()
+    bar = None
+    if progress:
+        from tqdm import tqdm
+        bar = tqdm(total=n_cells, unit="cell", desc="phantom", file=sys.stderr)
+    jobs = [(str(out), u, seed, cohort == "null", sources) for u in todo]
+    if workers == 1 or len(jobs) <= 1:
+        for j in jobs:
+            _, n = _run_unit(j)
+            if bar:
+                bar.update(n)
+    else:
+        import multiprocessing as mp
+        with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn")) as ex:
+            for _, n in ex.map(_run_unit, jobs, chunksize=1):
+                if bar:
+                    bar.update(n)
+    if bar:
+        bar.close()
+    frames = [pd.read_csv(parts / f"{u.key}.csv", keep_default_na=False, dtype=str) for u in units]
+    truth = pd.concat(frames, ignore_index=True).reindex(columns=TRUTH_COLUMNS)
+    write_csv(truth_path, truth)
+    shutil.rmtree(parts, ignore_errors=True)
+    if preview:
+        write_previews(out, truth)
+    elapsed = time.time() - t0
+    if progress:
+        print(f"phantom: {n_cells} cells rendered in {elapsed:.1f} s", file=sys.stderr)
+    return truth_path
+
+
+def read_truth(out) -> pd.DataFrame:
+    """truth.csv of a phantom folder, with numeric columns parsed."""
+    return pd.read_csv(Path(out) / "truth.csv", dtype={"sample": str, "patient": str,
+                                                       "vacuole_radii": str, "vacuole_centers": str})
+
+
+def write_previews(out, truth: pd.DataFrame, per_sheet: int = 24, tile: int = 120) -> list[Path]:
+    """One contact sheet PNG per cell type and group: ``out/preview/<CT>_<GROUP>.png``."""
+    out = Path(out)
+    paths = []
+    for (s, ct, g), sub in truth.groupby(["set", "cell_type", "group"], sort=True):
+        files = list(sub.path)[:per_sheet]
+        cols = 6
+        rows = (len(files) + cols - 1) // cols
+        sheet = Image.new("RGB", (cols * tile, rows * tile), (255, 255, 255))
+        for k, f in enumerate(files):
+            with Image.open(out / f) as im:
+                im = im.convert("RGB")
+                side = int(min(im.size) * 0.7)
+                left, top = (im.size[0] - side) // 2, (im.size[1] - side) // 2
+                im = im.crop((left, top, left + side, top + side)).resize((tile, tile), Image.LANCZOS)
+            sheet.paste(im, ((k % cols) * tile, (k // cols) * tile))
+        name = f"{'ENC_' if s == 'encoder_test' else ''}{ct}_{g}.png"
+        p = out / "preview" / name
+        with atomic_path(p, suffix=".png") as tmp:
+            sheet.save(tmp, format="PNG")
+        paths.append(p)
+    return paths
+
+
+def default_workers() -> int:
+    return max(1, min(2, os.cpu_count() or 1))
