@@ -21,6 +21,7 @@ from __future__ import annotations
 import math
 import os
 import time
+import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -170,7 +171,7 @@ def build_encoder_untrained(cfg: TrainConfig) -> dict:
 
 def train_encoder(images, run, cfg: TrainConfig | None = None, *, probe=None, resume: bool = False,
                   accelerator: str = "cpu", devices="auto", strategy: str = "auto", num_nodes: int = 1,
-                  progress: bool = True) -> dict:
+                  progress: bool = True, callbacks: list | None = None) -> dict:
     """Train an encoder on the images under ``images``; outputs in ``run`` (see module doc)."""
     run = Path(run)
     ckpt = run / "checkpoints" / "last.ckpt"
@@ -209,6 +210,7 @@ def train_encoder(images, run, cfg: TrainConfig | None = None, *, probe=None, re
                         drop_last=len(paths) > cfg.batch_size, persistent_workers=cfg.workers > 0,
                         generator=torch.Generator().manual_seed(cfg.seed))
     recorder = RunRecorder(run, encoder_config(cfg, len(paths)), len(paths), probe_cb)
+    extra_callbacks = callbacks
     callbacks = ([probe_cb] if probe_cb else []) + [
         recorder,
         EarlyStopping(monitor="loss", min_delta=cfg.min_delta, patience=cfg.patience, mode="min",
@@ -218,11 +220,14 @@ def train_encoder(images, run, cfg: TrainConfig | None = None, *, probe=None, re
     ]
     if progress:
         callbacks.append(TQDMProgressBar(refresh_rate=1))
+    callbacks += list(extra_callbacks or [])
     trainer = L.Trainer(max_epochs=cfg.epochs, accelerator=accelerator, devices=devices, strategy=strategy,
                         num_nodes=num_nodes, callbacks=callbacks, logger=False, default_root_dir=run,
                         enable_progress_bar=progress, enable_model_summary=False, log_every_n_steps=1,
                         deterministic=False)
     t0 = time.perf_counter()
+    warnings.filterwarnings("ignore", message=".*Checkpoint directory .* exists and is not empty.*")
+    warnings.filterwarnings("ignore", message=".*isinstance\\(treespec, LeafSpec\\).*")
     trainer.fit(module, loader, ckpt_path=ckpt if resume else None, weights_only=True if resume else None)
     seconds = time.perf_counter() - t0
     if not (run / "encoder.pt").is_file():

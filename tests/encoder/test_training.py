@@ -1,0 +1,79 @@
+"""train-encoder: a 2-epoch run writes every artefact; --resume after an interruption; the probe."""
+import json
+import math
+
+import lightning as L
+import pandas as pd
+import pytest
+import torch
+
+from vexscreen.cli import main
+from vexscreen.data.errors import InputError
+from vexscreen.encoder.inference import load_encoder
+from vexscreen.encoder.training import TrainConfig, train_encoder
+
+
+def test_two_epochs_write_every_artefact(flat_dir, labeled_dir, tmp_path, small_cfg):
+    run = tmp_path / "run"
+    out = train_encoder(flat_dir, run, small_cfg, probe=labeled_dir, progress=False)
+    assert out["epochs_run"] == 2
+    for name in ("encoder.pt", "metrics.csv", "config.json", "checkpoints/last.ckpt"):
+        assert (run / name).is_file(), name
+    m = pd.read_csv(run / "metrics.csv")
+    assert list(m["epoch"]) == [0, 1]
+    assert m["loss"].notna().all() and (m["loss"] > 0).all()
+    assert m["probe_accuracy"].between(0, 1).all()
+    assert m["best_loss"].iloc[-1] == m["loss"].min()
+    payload = torch.load(run / "encoder.pt", weights_only=True)  # plain tensors + plain config
+    assert payload["config"]["backbone"] == "resnet18" and payload["config"]["dim"] == 512
+    assert payload["config"]["best_epoch"] == int(m["loss"].idxmin())
+    enc, cfg = load_encoder(run / "encoder.pt")
+    assert cfg["full_size"] == 48 and not enc.training
+    assert json.loads((run / "config.json").read_text())["train"]["batch_size"] == 4
+
+
+def test_same_seed_same_losses(flat_dir, tmp_path, small_cfg):
+    small_cfg.epochs = 1
+    a = train_encoder(flat_dir, tmp_path / "a", small_cfg, progress=False)
+    b = train_encoder(flat_dir, tmp_path / "b", small_cfg, progress=False)
+    assert a["best_loss"] == b["best_loss"]
+
+
+class _Interrupt(L.Callback):
+    """Kill the run in the middle of epoch ``epoch``."""
+
+    def __init__(self, epoch):
+        self.epoch = epoch
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+        if trainer.current_epoch == self.epoch and batch_idx == 0:
+            raise RuntimeError("simulated crash")
+
+
+def test_resume_after_interruption(flat_dir, tmp_path, small_cfg):
+    small_cfg.epochs = 3
+    small_cfg.queue_size = 8  # the queue must come back too
+    run = tmp_path / "run"
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        train_encoder(flat_dir, run, small_cfg, progress=False, callbacks=[_Interrupt(1)])
+    before = pd.read_csv(run / "metrics.csv")
+    assert list(before["epoch"]) == [0]  # epoch 1 lost, epoch 0 kept
+    ckpt = torch.load(run / "checkpoints" / "last.ckpt", weights_only=True)  # safe loader reads it
+    assert ckpt["epoch"] == 0 and "criterion.queue" in ckpt["state_dict"]
+    out = train_encoder(flat_dir, run, TrainConfig(epochs=3), resume=True, progress=False)
+    after = pd.read_csv(run / "metrics.csv")
+    assert list(after["epoch"]) == [0, 1, 2]
+    assert after["loss"].iloc[0] == before["loss"].iloc[0]
+    assert out["epochs_run"] == 3
+    # resumed with the run's own settings (config.json), not the defaults passed in
+    assert load_encoder(run / "encoder.pt")[1]["training"]["batch_size"] == 4
+
+
+def test_resume_without_checkpoint_is_an_input_error(flat_dir, tmp_path):
+    with pytest.raises(InputError, match="nothing to resume"):
+        train_encoder(flat_dir, tmp_path / "none", resume=True, progress=False)
+
+
+def test_cli_errors_name_the_folder(tmp_path, capsys):
+    assert main(["train-encoder", "--images", str(tmp_path / "missing"), "--out", str(tmp_path / "r")]) == 2
+    assert str(tmp_path / "missing") in capsys.readouterr().err

@@ -1,0 +1,54 @@
+"""The two views differ, and keep the image content."""
+import numpy as np
+import torch
+
+from vexscreen.encoder.transforms import TwoViews, center_pad, rescale
+
+
+def _disc(size=20, radius=6):
+    yy, xx = np.mgrid[:size, :size]
+    a = np.zeros((3, size, size), np.uint8)
+    a[:, (yy - size / 2 + 0.5) ** 2 + (xx - size / 2 + 0.5) ** 2 < radius ** 2] = 200
+    a[0, size // 2 - 2: size // 2 + 2, size // 2: size // 2 + 5] = 50  # asymmetric mark
+    return torch.from_numpy(a)
+
+
+def test_views_have_crop_size_and_differ():
+    torch.manual_seed(0)
+    img = torch.randint(0, 255, (3, 50, 60), dtype=torch.uint8)
+    v1, v2 = TwoViews(crop=32)(img)
+    assert v1.shape == v2.shape == (3, 32, 32)
+    assert v1.dtype == torch.float32 and 0 <= float(v1.min()) and float(v1.max()) <= 1
+    assert not torch.allclose(v1, v2)
+
+
+def test_small_image_is_padded_centred_and_kept_whole():
+    torch.manual_seed(1)
+    img = _disc(20)
+    mass = img.float().sum() / 255
+    views = TwoViews(crop=32)
+    for _ in range(10):
+        v = views.one(img)
+        assert v.shape == (3, 32, 32)
+        # rotation/flip/pad only move the content: its total intensity stays (bilinear: within 3%)
+        assert abs(float(v.sum()) - float(mass)) < 0.03 * float(mass)
+        # the 6-px border of the 32-px view is the black padding (the 20-px image sits in the middle)
+        assert float(v[:, :5].sum()) == 0 and float(v[:, -5:].sum()) == 0
+
+
+def test_no_rotation_view_is_a_flip_of_the_padded_image():
+    torch.manual_seed(2)
+    img = _disc(20)
+    v = (TwoViews(crop=32, rotation=0).one(img) * 255).round().to(torch.uint8)
+    padded = center_pad(img, 32)
+    candidates = [padded, padded.flip(-1), padded.flip(-2), padded.flip(-1).flip(-2)]
+    assert any(torch.equal(v, c) for c in candidates)
+
+
+def test_center_pad_and_rescale():
+    img = torch.ones(3, 10, 14, dtype=torch.uint8)
+    p = center_pad(img, 16)
+    assert p.shape == (3, 16, 16) and int(p.sum()) == 3 * 10 * 14
+    assert int(p[0, 3:13, 1:15].sum()) == 140
+    assert rescale(img, 0.5).shape == (3, 5, 7)
+    assert rescale(img, 1.0) is img
