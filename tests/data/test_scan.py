@@ -308,3 +308,21 @@ def test_records_are_frozen():
     with pytest.raises(AttributeError):
         rec.width = 2  # type: ignore[misc]
     assert BadFile(Path("/x"), "r").reason == "r"
+
+
+def test_symlinked_folders_followed_once(tmp_path):
+    data = tmp_path / "data"
+    rgb(data / "LY" / "a.png")
+    rgb(tmp_path / "elsewhere" / "b.png")
+    (data / "MO").symlink_to(tmp_path / "elsewhere", target_is_directory=True)
+    (data / "LY" / "loop").symlink_to(data / "LY", target_is_directory=True)
+    r = scan_images(data, layout="encoder_test", progress=False)
+    assert [x.rel for x in r.images] == ["LY/a.png", "MO/b.png"]
+    assert len(r.bad) == 1 and "already scanned" in r.bad[0].reason and r.bad[0].path.name == "loop"
+
+
+def test_warns_when_truncation_cannot_be_detected(messy, monkeypatch):
+    from PIL import ImageFile
+    monkeypatch.setattr(ImageFile, "LOAD_TRUNCATED_IMAGES", True)
+    with pytest.warns(RuntimeWarning, match="LOAD_TRUNCATED_IMAGES"):
+        scan_images(messy, progress=False)

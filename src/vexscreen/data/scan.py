@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 import statistics
 import sys
+import warnings
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -25,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageFile, UnidentifiedImageError
 
 from .errors import InputError
 
@@ -219,15 +220,31 @@ def _is_root_metadata(rel: Path) -> bool:
                                     or rel.suffix.lower() in ROOT_METADATA_SUFFIXES)
 
 
-def _walk(root: Path) -> list[Path]:
-    """All files under root (relative paths), sorted; follows no directory symlinks."""
-    found = []
-    for dirpath, dirnames, filenames in os.walk(root, onerror=None):
+def _walk(root: Path) -> tuple[list[Path], list[BadFile]]:
+    """All files under root (relative paths, sorted) and the folders that could not be walked.
+
+    Follows symlinked folders (image sets are often assembled with links), but visits
+    each real folder once: a second link to it (a cycle or a duplicate) is listed as
+    bad instead of counting its images twice. Unreadable folders are listed, not skipped.
+    """
+    found, bad, seen = [], [], set()
+
+    def onerror(exc: OSError) -> None:
+        bad.append(BadFile(Path(exc.filename or root), f"cannot list folder: {exc.strerror or exc}"))
+
+    for dirpath, dirnames, filenames in os.walk(root, onerror=onerror, followlinks=True):
+        real = os.path.realpath(dirpath)
+        if real in seen:
+            bad.append(BadFile(Path(dirpath), f"folder links to {real}, already scanned (symlink cycle "
+                                              "or duplicate); its files are not counted twice"))
+            dirnames[:] = []
+            continue
+        seen.add(real)
         dirnames.sort()
         base = Path(dirpath)
         for name in filenames:
             found.append((base / name).relative_to(root))
-    return sorted(found, key=lambda p: p.as_posix())
+    return sorted(found, key=lambda p: p.as_posix()), bad
 
 
 def _detect_layout(root: Path, candidates: list[Path]) -> str:
@@ -265,17 +282,23 @@ def scan_images(root, *, strict: bool = False, layout: str | None = None,
     if not root.is_dir():
         raise InputError("not a folder (scan needs the folder holding the images)", root)
     root = root.resolve()
+    if ImageFile.LOAD_TRUNCATED_IMAGES:
+        warnings.warn("PIL.ImageFile.LOAD_TRUNCATED_IMAGES is True in this process: truncated images "
+                      "decode without error and cannot be detected", RuntimeWarning, stacklevel=2)
     if layout is not None and layout not in LAYOUT_DEPTHS:
         raise InputError(f"unknown layout {layout!r}; choose one of {', '.join(LAYOUT_DEPTHS)}")
-    files = [p for p in _walk(root) if not _is_root_metadata(p)]
-    if not files:
+    files, walk_bad = _walk(root)
+    files = [p for p in files if not _is_root_metadata(p)]
+    if not files and not walk_bad:
         raise InputError("empty folder: no image files found", root)
     candidates = [p for p in files if p.suffix.lower() in IMAGE_SUFFIXES]
     bad = [BadFile(root / p, f"not an image suffix ({p.suffix or 'no suffix'}; images are "
                              f"{', '.join(IMAGE_SUFFIXES)})")
-           for p in files if p.suffix.lower() not in IMAGE_SUFFIXES]
+           for p in files if p.suffix.lower() not in IMAGE_SUFFIXES] + walk_bad
     if not candidates:
-        raise InputError(f"no image files found ({len(files)} other files, e.g. {files[0].as_posix()})", root)
+        example = files[0].as_posix() if files else walk_bad[0].path
+        raise InputError(f"no image files found ({len(files)} other files, {len(walk_bad)} unlistable "
+                         f"folders, e.g. {example})", root)
     if layout is None:
         layout = _detect_layout(root, candidates)
     depth = LAYOUT_DEPTHS[layout]
