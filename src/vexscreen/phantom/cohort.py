@@ -143,7 +143,7 @@ def cell_generators(seed: int, unit: Unit, index: int):
 
 def _save_png(path: Path, img: np.ndarray) -> None:
     with atomic_path(path, suffix=".png") as tmp:
-        Image.fromarray(img).save(tmp, format="PNG", compress_level=3)
+        Image.fromarray(img).save(tmp, format="PNG", compress_level=1)
 
 
 def _run_unit(args):

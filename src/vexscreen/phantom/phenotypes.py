@@ -76,7 +76,7 @@ def patient_phenotype(group: str, patient: str, seed: int, null: bool = False) -
         f = rng.uniform(0.2, 0.6)
         return PatientPhenotype(
             vacuole_fraction=f, mo_vacuole_fraction=min(0.9, f * rng.uniform(0.9, 1.3)),
-            vacuole_count_mean=rng.uniform(0.5, 2.0), vacuole_radius=rng.uniform(3.0, 4.6),
+            vacuole_count_mean=rng.uniform(0.5, 2.0), vacuole_radius=rng.uniform(3.4, 5.2),
             hyposeg_fraction=rng.uniform(b.hyposeg_fraction, 0.12),
             hypogran_fraction=rng.uniform(b.hypogran_fraction, 0.1),
             toxic_fraction=b.toxic_fraction, inclusion_fraction=b.inclusion_fraction)
@@ -151,13 +151,13 @@ def cell_spec(cell_type: str, pheno: PatientPhenotype, smear: dict, rng: np.rand
             gran = "normal"
         nv, vr = _vacuoles(rng, pheno.vacuole_fraction, pheno, vexas_like)
         return CellSpec(cell_radius=round(float(rng.normal(56, 3.0)), 2),
-                        nucleus_scale=round(float(rng.normal(1.08, 0.05)), 3),
+                        nucleus_scale=round(float(rng.normal(1.14, 0.05)), 3),
                         nucleus_shape=shape, n_lobes=lobes, granulation=gran,
                         n_vacuoles=nv, vacuole_radius=vr, **common)
     if cell_type == "MO":
         nv, vr = _vacuoles(rng, pheno.mo_vacuole_fraction, pheno, vexas_like)
         ni = int(rng.integers(1, 3)) if rng.random() < pheno.inclusion_fraction else 0
-        return CellSpec(cell_radius=round(float(rng.normal(69, 4.5)), 2),
+        return CellSpec(cell_radius=round(float(rng.normal(72, 5.0)), 2),
                         nucleus_scale=round(float(rng.normal(1.0, 0.05)), 3),
                         nucleus_shape=str(rng.choice(["kidney", "folded"], p=[0.6, 0.4])), n_lobes=1,
                         granulation=str(rng.choice(["low", "normal"], p=[0.3, 0.7])),
@@ -190,11 +190,11 @@ def encoder_test_spec(cell_type: str, group: str, rng: np.random.Generator) -> C
             shape, lobes = "segmented", int(rng.integers(5, 7))
         gran = {"LG": str(rng.choice(["none", "low"])), "NG": "normal", "HG": "high"}[gr]
         return CellSpec(cell_radius=round(float(rng.normal(56, 3.0)), 2),
-                        nucleus_scale=round(float(rng.normal(1.08, 0.05)), 3),
+                        nucleus_scale=round(float(rng.normal(1.14, 0.05)), 3),
                         nucleus_shape=shape, n_lobes=lobes, granulation=gran, **common)
     if cell_type == "MO":
         ni = int(rng.integers(1, 4)) if group == "INCLUSIONS" else 0
-        return CellSpec(cell_radius=round(float(rng.normal(69, 4.5)), 2),
+        return CellSpec(cell_radius=round(float(rng.normal(72, 5.0)), 2),
                         nucleus_scale=round(float(rng.normal(1.0, 0.05)), 3),
                         nucleus_shape=str(rng.choice(["kidney", "folded"], p=[0.6, 0.4])), n_lobes=1,
                         granulation=str(rng.choice(["low", "normal"], p=[0.3, 0.7])),

@@ -95,6 +95,16 @@ class Rendered:
 
 # --------------------------------------------------------------------------- helpers
 
+_NOISE_BANK = np.random.default_rng(20231283).standard_normal(1 << 21, dtype=np.float32)
+
+
+def _noise(rng, shape):
+    """Standard normal sensor noise: a random window of a fixed bank (fast, and deterministic)."""
+    n = int(np.prod(shape))
+    off = int(rng.integers(0, _NOISE_BANK.size - n))
+    return _NOISE_BANK[off:off + n].reshape(shape)
+
+
 def _sig(x):
     return 0.5 * (1.0 + np.tanh(0.5 * x))
 
@@ -168,10 +178,10 @@ def _neutrophil_lobes(rng, R, n, shape):
     # segmented: n lobes strung along an arc (C, S or clover shapes), joined by filaments
     for attempt in range(60):
         shrink = 0.97 ** attempt
-        b0 = R * (0.27 - 0.024 * max(0, n - 3)) * shrink
-        bs = b0 * rng.uniform(0.88, 1.1, n)
-        as_ = bs * rng.uniform(1.15, 1.55, n)
-        tilt = rng.normal(0, 0.45, n)          # lobe axis vs the arc tangent
+        b0 = R * (0.235 - 0.014 * max(0, n - 3)) * shrink
+        bs = b0 * rng.uniform(0.9, 1.12, n)
+        as_ = bs * rng.uniform(1.5, 2.3 - 0.12 * max(0, n - 3), n)
+        tilt = rng.normal(0, 0.35, n)          # lobe axis vs the arc tangent
         gaps = R * rng.uniform(0.1, 0.17, n)
         ra = R * rng.uniform(0.36, 0.46)
         # arc length needed between consecutive centres, along the tangent
@@ -181,10 +191,10 @@ def _neutrophil_lobes(rng, R, n, shape):
         need = sum(steps) + closing
         if need > 2 * np.pi * ra:
             ra = need / (2 * np.pi)
-        if ra + 0.5 * (as_.max() + bs.max()) > 0.82 * R:
+        if ra + 0.5 * (as_.max() + bs.max()) > 0.86 * R:
             continue
         t = rng.uniform(0, 2 * np.pi)
-        wob = rng.normal(0, 0.06, n)
+        wob = rng.normal(0, 0.1, n)
         ts = [t]
         for st in steps:
             ts.append(ts[-1] + st / ra)
@@ -192,7 +202,7 @@ def _neutrophil_lobes(rng, R, n, shape):
         off = rng.normal(0, 0.07 * R, 2) - 0.35 * ra * np.array([math.cos(mid), math.sin(mid)])
         lobes = [(off[0] + ra * (1 + wob[k]) * math.cos(ts[k]), off[1] + ra * (1 + wob[k]) * math.sin(ts[k]),
                   as_[k], bs[k], ts[k] + np.pi / 2 + tilt[k]) for k in range(n)]
-        ok = all(math.hypot(L[0], L[1]) + 0.5 * (L[2] + L[3]) < 0.82 * R for L in lobes)
+        ok = all(math.hypot(L[0], L[1]) + 0.5 * (L[2] + L[3]) < 0.86 * R for L in lobes)
         for p in range(n):
             for q in range(p + 1, n):
                 P, Q = lobes[p], lobes[q]
@@ -236,7 +246,7 @@ def _nucleus_field(rng, spec, R, u, v):
             f = np.maximum(f, rng.uniform(0.45, 0.6) * _sig((w - d) / 0.5))
         return f, labels, len(lobes)
     if ct == "MO":
-        a, b = R * rng.uniform(0.58, 0.68) * ns, R * rng.uniform(0.45, 0.54) * ns
+        a, b = R * rng.uniform(0.64, 0.74) * ns, R * rng.uniform(0.5, 0.6) * ns
         cx, cy = rng.normal(0, 0.08 * R), rng.normal(0, 0.08 * R)
         sdf = _ellipse_sdf(u, v, cx, cy, a, b, 0.0, _harmonics(rng, 5, 0.05))
         # kidney: bite out of one long side; folded: a deeper, narrower bite + fold lines
@@ -270,16 +280,20 @@ def _nucleus_field(rng, spec, R, u, v):
 def _place_discs(rng, allowed, radii, gap=1.5):
     """Place discs of the given radii fully inside ``allowed``; return [(y, x, r)] that fit."""
     placed = []
-    free = allowed.copy()
+    if not len(radii) or not allowed.any():
+        return placed
+    dist = ndi.distance_transform_edt(allowed)
+    pts = np.argwhere(dist >= min(radii) + gap)
+    dpts = dist[pts[:, 0], pts[:, 1]]
     for i, r in enumerate(radii):
-        dist = ndi.distance_transform_edt(free)
-        cand = np.argwhere(dist >= r + gap)
+        ok = dpts >= r + gap
+        for (py, px, pr, _) in placed:
+            ok &= (pts[:, 0] - py) ** 2 + (pts[:, 1] - px) ** 2 > (r + pr + gap + 1) ** 2
+        cand = pts[ok]
         if len(cand) == 0:
             continue
         y, x = cand[rng.integers(len(cand))]
         placed.append((float(y), float(x), float(r), i))
-        yy, xx = np.ogrid[:free.shape[0], :free.shape[1]]
-        free &= (yy - y) ** 2 + (xx - x) ** 2 > (r + r + gap + 1) ** 2
     return placed
 
 
@@ -375,12 +389,15 @@ def render(spec: CellSpec, rng: np.random.Generator) -> Rendered:
     fine /= fine.std() + 1e-9
     coarse = _smooth_noise(rng, shape, 7)
     if spec.cell_type == "MO":
-        nden = 0.62 * (1 + 0.22 * fine + 0.1 * coarse)
+        nden = 0.75 * (1 + 0.28 * fine + 0.1 * coarse)
     elif spec.cell_type == "LY":
-        nden = 1.05 * (1 + 0.12 * fine + 0.08 * coarse)
+        nden = 1.2 * (1 + 0.12 * fine + 0.08 * coarse)
     else:
-        dense = 1.08 if spec.nucleus_shape == "pelger" else 0.95
-        nden = dense * (1 + 0.13 * fine + 0.08 * coarse)
+        dense = 1.3 if spec.nucleus_shape == "pelger" else 1.2
+        nden = dense * (1 + 0.2 * fine + 0.08 * coarse)
+    # chromatin condensed under the nuclear membrane: a darker rim
+    edge = np.clip(nuc - ndi.gaussian_filter(nuc, 2.5), 0, None)
+    nden = nden * (1 + 0.6 * edge)
     nucleus_od = np.clip(nden, 0.2, None) * nuc * spec.stain_nucleus
     # cytoplasm
     cyto_key = {"PN": "cyto_PN", "MO": "cyto_MO", "LY": "cyto_LY"}[spec.cell_type]
@@ -423,9 +440,9 @@ def render(spec: CellSpec, rng: np.random.Generator) -> Rendered:
     gkey, gsize, gdens = None, 0.8, 0.0
     if spec.cell_type == "PN":
         gkey = "granule_toxic" if spec.granulation == "high" else "granule_PN"
-        gdens, gsize = {"none": (0.0, 0.7), "low": (0.04, 0.7), "normal": (0.22, 0.7),
+        gdens, gsize = {"none": (0.0, 0.6), "low": (0.06, 0.6), "normal": (0.35, 0.6),
                         "high": (0.12, 0.9)}[spec.granulation]
-        gamp = 0.7 if spec.granulation == "high" else 0.4
+        gamp = 0.7 if spec.granulation == "high" else 0.28
     elif spec.cell_type == "MO":
         gkey = "granule_PN"
         gdens, gsize = {"none": (0.0, 0.7), "low": (0.03, 0.7), "normal": (0.08, 0.7),
@@ -468,8 +485,8 @@ def render(spec: CellSpec, rng: np.random.Generator) -> Rendered:
     if spec.blur_sigma > 0:
         img = ndi.gaussian_filter(img, (spec.blur_sigma, spec.blur_sigma, 0))
     if spec.noise_sigma > 0:
-        img = img + rng.standard_normal(img.shape, dtype=np.float32) * np.float32(spec.noise_sigma)
-    img = np.clip(np.rint(img), 0, 255).astype(np.uint8)
+        img = img + _noise(rng, img.shape) * np.float32(spec.noise_sigma)
+    img = np.clip(img + 0.5, 0, 255).astype(np.uint8)
     if spec.jpeg_quality:
         buf = io.BytesIO()
         Image.fromarray(img).save(buf, format="JPEG", quality=int(spec.jpeg_quality))
