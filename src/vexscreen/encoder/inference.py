@@ -122,13 +122,14 @@ class FullSizeImages(Dataset):
     """
 
     def __init__(self, paths, sizes, full_size: int = DEFAULT_FULL_SIZE, oversize: str = "pad",
-                 scale: float = 1.0):
+                 scale: float = 1.0, uint8: bool = False):
         if oversize not in OVERSIZE:
             raise InputError(f"unknown --oversize {oversize!r}; choose one of {', '.join(OVERSIZE)}")
         self.paths = [str(p) for p in paths]
         self.scale = float(scale)
         self.full_size = int(full_size)
         self.oversize = oversize
+        self.uint8 = uint8  # hand uint8 to the DataLoader (4x less to pass between processes)
         sides = [max(round(w * self.scale), round(h * self.scale)) for w, h in sizes]
         self.oversize_count = sum(s > self.full_size for s in sides)
         largest = max(sides, default=self.full_size)
@@ -149,7 +150,7 @@ class FullSizeImages(Dataset):
                 img = TF.resize(img, [max(1, min(S, round(h * f))), max(1, min(S, round(w * f)))],
                                 antialias=True)
         img = center_pad(img, S)
-        return img.float().div_(255.0), i
+        return (img if self.uint8 else img.float().div_(255.0)), i
 
     def describe(self) -> str:
         n = self.oversize_count
@@ -191,7 +192,10 @@ def encode_dataset(encoder: torch.nn.Module, dataset: Dataset, out: np.ndarray |
     try:
         with _eval_mode(encoder), torch.inference_mode():
             for x, idx in loader:
-                y = encoder(x.to(device)).float().cpu().numpy()
+                x = x.to(device)
+                if x.dtype == torch.uint8:
+                    x = x.float().div_(255.0)
+                y = encoder(x).float().cpu().numpy()
                 out[idx.numpy()] = y
                 if bar is not None:
                     bar.update(len(idx))
@@ -217,7 +221,7 @@ def encode_scan(encoder_path, scan, out_dir, *, full_size: int | None = None, ov
     full_size = int(full_size or config.get("full_size", DEFAULT_FULL_SIZE))
     scale = float(config.get("scale", 1.0))
     dataset = FullSizeImages([r.path for r in records], [(r.width, r.height) for r in records],
-                             full_size, oversize, scale)
+                             full_size, oversize, scale, uint8=True)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     prefix = "encoder_test_" if scan.layout == "encoder_test" else ""

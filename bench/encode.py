@@ -1,0 +1,106 @@
+"""Benchmark `vexscreen encode` on the real CellaVision images (issue 3, item 6).
+
+For each configuration: images/s of the full encode pipeline (decode, pad,
+batch, forward into a memory-mapped output, via ``encode_scan``) against the
+model's own forward pass on ready tensors of the same shape, in the same run;
+achieved GFLOP/s against the measured matmul peak. The study's VGG16 at 272 px
+beside the default (ResNet18; CellaVision crops padded to 369 px, the default
+``--oversize pad``) and the other ``--oversize`` choices.
+
+    nice .venv/bin/python bench/encode.py [--images 96] [--batch-size 32] [--workers 2]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import ROOT, flat_dir, forward_flops, load_note, matmul_peak, real_images  # noqa: E402
+
+import torch  # noqa: E402
+
+from vexscreen.data.scan import scan_images  # noqa: E402
+from vexscreen.encoder.backbones import build_backbone  # noqa: E402
+from vexscreen.encoder.inference import encode_scan, save_encoder  # noqa: E402
+
+# (label, backbone, full_size, oversize, images fraction)
+CONFIGS = [
+    ("resnet18 (default), pad -> 369 px", "resnet18", 272, "pad", 1.0),
+    ("resnet18, resize -> 272 px", "resnet18", 272, "resize", 1.0),
+    ("resnet18, centre-crop -> 272 px", "resnet18", 272, "crop", 1.0),
+    ("vgg16 (study), centre-crop -> 272 px", "vgg16", 272, "crop", 0.34),
+]
+
+
+def model_only(model, n, batch, side):
+    x = torch.rand(batch, 3, side, side)
+    with torch.inference_mode():
+        model(x[:2])
+        done, t = 0, time.perf_counter()
+        while done < n:
+            b = min(batch, n - done)
+            model(x[:b])
+            done += b
+    return n / (time.perf_counter() - t)
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--images", type=int, default=96)
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--only", default=None, help="comma-separated config numbers (1-based)")
+    p.add_argument("--json", default=str(ROOT / "bench" / "results" / "encode.json"))
+    args = p.parse_args(argv)
+    peak = matmul_peak()
+    rows = []
+    tmp = Path(tempfile.mkdtemp(prefix="vexscreen_bench_"))
+    configs = CONFIGS if not args.only else [CONFIGS[int(i) - 1] for i in args.only.split(",")]
+    for label, backbone, full_size, oversize, frac in configs:
+        n = max(8, int(args.images * frac))
+        images = flat_dir(real_images(n), tmp / f"img{n}")
+        scan = scan_images(images, progress=False)
+        torch.manual_seed(43)
+        model = build_backbone(backbone).eval()
+        enc_pt = tmp / f"{backbone}.pt"
+        save_encoder(enc_pt, model, {"backbone": backbone, "pooling": "avg", "dim": model.dim,
+                                     "full_size": full_size, "scale": 1.0})
+        # pipeline first, then the model alone on ready tensors of the pipeline's input shape
+        s = encode_scan(enc_pt, scan, tmp / f"out_{backbone}_{oversize}", full_size=full_size, oversize=oversize,
+                        batch_size=args.batch_size, workers=args.workers, progress=False)
+        side = s["input_size"]
+        ips_model = model_only(model, n, args.batch_size, side)
+        flops = forward_flops(model, (1, 3, side, side))
+        row = {"config": label, "images": n, "input": f"{side} x {side}", "pipeline_img_s": s["images_per_second"],
+               "model_img_s": round(ips_model, 2), "pipeline_vs_model": round(s["images_per_second"] / ips_model, 3),
+               "gflop_per_img": round(flops / 1e9, 2),
+               "pipeline_gflop_s": round(flops * s["images_per_second"] / 1e9, 1),
+               "pct_of_matmul_peak": round(100 * flops * s["images_per_second"] / 1e9 / peak, 1),
+               "treatment": s["treatment"]}
+        rows.append(row)
+        print(json.dumps(row), flush=True)
+    print()
+    print(f"matmul peak (float32 2048^3, torch {torch.__version__}, {torch.get_num_threads()} threads): "
+          f"{peak:.1f} GFLOP/s; {load_note()}")
+    print()
+    print("| configuration | images | input | encode img/s | model-only img/s | encode / model | GFLOP/img "
+          "| encode GFLOP/s | % of matmul peak |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        print(f"| {r['config']} | {r['images']} | {r['input']} | {r['pipeline_img_s']:.2f} | {r['model_img_s']:.2f} "
+              f"| {100 * r['pipeline_vs_model']:.0f}% | {r['gflop_per_img']} | {r['pipeline_gflop_s']} "
+              f"| {r['pct_of_matmul_peak']}% |")
+    Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.json).write_text(json.dumps({"matmul_peak_gflop_s": peak, "load": load_note(), "rows": rows},
+                                          indent=2))
+    bad = [r for r in rows if r["pipeline_vs_model"] < 0.85]
+    if bad:
+        print(f"WARNING: pipeline below 85% of the model's own speed for {len(bad)} configuration(s)")
+
+
+if __name__ == "__main__":
+    main()
