@@ -225,7 +225,7 @@ def _nucleus_field(rng, spec, R, u, v):
             span = rng.uniform(2.6, 4.0)
             t0 = rng.uniform(0, 2 * np.pi)
             ts = np.linspace(t0, t0 + span, 24)
-            w = R * rng.uniform(0.15, 0.19) * ns * (1 + 0.25 * np.sin(np.linspace(0, np.pi, 24)) * rng.uniform(-1, 1))
+            w = R * rng.uniform(0.15, 0.19) * ns * (1 + 0.25 * np.sin(np.linspace(0, np.pi, 24)) * rng.uniform(0, 1))
             sdf = np.full(u.shape, 1e9, np.float32)
             for t, wi in zip(ts, w):
                 sdf = np.minimum(sdf, np.hypot(u - ra * math.cos(t), v - ra * math.sin(t)) - wi)
@@ -288,7 +288,7 @@ def _place_discs(rng, allowed, radii, gap=1.5):
     for i, r in enumerate(radii):
         ok = dpts >= r + gap
         for (py, px, pr, _) in placed:
-            ok &= (pts[:, 0] - py) ** 2 + (pts[:, 1] - px) ** 2 > (r + pr + gap + 1) ** 2
+            ok &= (pts[:, 0] - py) ** 2 + (pts[:, 1] - px) ** 2 > (r + pr + gap + 2) ** 2
         cand = pts[ok]
         if len(cand) == 0:
             continue
@@ -441,7 +441,7 @@ def render(spec: CellSpec, rng: np.random.Generator) -> Rendered:
     if spec.cell_type == "PN":
         gkey = "granule_toxic" if spec.granulation == "high" else "granule_PN"
         gdens, gsize = {"none": (0.0, 0.6), "low": (0.06, 0.6), "normal": (0.35, 0.6),
-                        "high": (0.12, 0.9)}[spec.granulation]
+                        "high": (0.09, 0.9)}[spec.granulation]
         gamp = 0.7 if spec.granulation == "high" else 0.28
     elif spec.cell_type == "MO":
         gkey = "granule_PN"
