@@ -254,7 +254,11 @@ def make_cohort(out, cohort: str = "study", scale: float = 1.0, seed: int = 0, w
                 bar.update(n)
     else:
         import multiprocessing as mp
-        with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn")) as ex:
+        # forkserver: workers start from a clean server with the renderer preloaded (no fork of a
+        # parent that may hold threads, e.g. torch's; no per-worker re-import as with spawn)
+        ctx = mp.get_context("forkserver")
+        ctx.set_forkserver_preload(["vexscreen.phantom.cohort"])
+        with ProcessPoolExecutor(max_workers=min(workers, len(jobs)), mp_context=ctx) as ex:
             for _, n in ex.map(_run_unit, jobs, chunksize=1):
                 if bar:
                     bar.update(n)

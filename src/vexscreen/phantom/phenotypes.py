@@ -150,8 +150,8 @@ def cell_spec(cell_type: str, pheno: PatientPhenotype, smear: dict, rng: np.rand
         else:
             gran = "normal"
         nv, vr = _vacuoles(rng, pheno.vacuole_fraction, pheno, vexas_like)
-        return CellSpec(cell_radius=round(float(rng.normal(56, 3.0)), 2),
-                        nucleus_scale=round(float(rng.normal(1.14, 0.05)), 3),
+        return CellSpec(cell_radius=round(float(rng.normal(60, 3.5)), 2),
+                        nucleus_scale=round(float(rng.normal(1.22, 0.05)), 3),
                         nucleus_shape=shape, n_lobes=lobes, granulation=gran,
                         n_vacuoles=nv, vacuole_radius=vr, **common)
     if cell_type == "MO":
@@ -171,7 +171,7 @@ def cell_spec(cell_type: str, pheno: PatientPhenotype, smear: dict, rng: np.rand
 def _ly_spec(rng, common, large: bool, grains, blebs: int) -> CellSpec:
     if grains is None:
         grains = large and rng.random() < 0.3
-    return CellSpec(cell_radius=round(float(rng.normal(53, 3.0) if large else rng.normal(43, 2.5)), 2),
+    return CellSpec(cell_radius=round(float(rng.normal(55, 3.0) if large else rng.normal(45, 2.5)), 2),
                     nucleus_scale=round(float(rng.normal(1.0, 0.04)), 3), nucleus_shape="round",
                     n_lobes=1, granulation="high" if grains else "none", large=bool(large),
                     blebs=blebs, **common)
@@ -189,8 +189,8 @@ def encoder_test_spec(cell_type: str, group: str, rng: np.random.Generator) -> C
         else:
             shape, lobes = "segmented", int(rng.integers(5, 7))
         gran = {"LG": str(rng.choice(["none", "low"])), "NG": "normal", "HG": "high"}[gr]
-        return CellSpec(cell_radius=round(float(rng.normal(56, 3.0)), 2),
-                        nucleus_scale=round(float(rng.normal(1.14, 0.05)), 3),
+        return CellSpec(cell_radius=round(float(rng.normal(60, 3.5)), 2),
+                        nucleus_scale=round(float(rng.normal(1.22, 0.05)), 3),
                         nucleus_shape=shape, n_lobes=lobes, granulation=gran, **common)
     if cell_type == "MO":
         ni = int(rng.integers(1, 4)) if group == "INCLUSIONS" else 0

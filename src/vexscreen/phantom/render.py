@@ -131,10 +131,13 @@ def _radial(theta, h):
     return out
 
 
-def _ellipse_sdf(u, v, cx, cy, a, b, phi, h=None):
+def _ellipse_sdf(u, v, cx, cy, a, b, phi, h=None, bend=0.0):
+    """Approximate signed distance to an ellipse (optionally bent into a bean: y -= bend * x^2 / a)."""
     c, s = np.float32(math.cos(phi)), np.float32(math.sin(phi))
     cx, cy, a, b = np.float32(cx), np.float32(cy), np.float32(a), np.float32(b)
     x, y = (u - cx) * c + (v - cy) * s, -(u - cx) * s + (v - cy) * c
+    if bend:
+        y = y - np.float32(bend) * x * x / a
     k = np.sqrt((x / a) ** 2 + (y / b) ** 2)
     r = 1.0 if h is None else _radial(np.arctan2(y, x), h)
     return (k - r) * min(a, b)
@@ -178,7 +181,7 @@ def _neutrophil_lobes(rng, R, n, shape):
     # segmented: n lobes strung along an arc (C, S or clover shapes), joined by filaments
     for attempt in range(60):
         shrink = 0.97 ** attempt
-        b0 = R * (0.235 - 0.014 * max(0, n - 3)) * shrink
+        b0 = R * (0.25 - 0.015 * max(0, n - 3)) * shrink
         bs = b0 * rng.uniform(0.9, 1.12, n)
         as_ = bs * rng.uniform(1.5, 2.3 - 0.12 * max(0, n - 3), n)
         tilt = rng.normal(0, 0.35, n)          # lobe axis vs the arc tangent
@@ -236,7 +239,8 @@ def _nucleus_field(rng, spec, R, u, v):
         f = np.zeros(u.shape, np.float32)
         labels = np.zeros(u.shape, np.int32)
         for i, (cx, cy, a, b, phi) in enumerate(lobes):
-            sdf = _ellipse_sdf(u, v, cx, cy, a, b, phi, _harmonics(rng, 4, 0.05))
+            bend = rng.uniform(-0.35, 0.35) if spec.nucleus_shape == "segmented" else 0.0
+            sdf = _ellipse_sdf(u, v, cx, cy, a, b, phi, _harmonics(rng, 4, 0.06), bend=bend)
             f = np.maximum(f, _sig(-sdf / 0.7))
             labels[sdf < 0] = i + 1
         # thin filaments between consecutive lobes (not in pelger round)
@@ -246,7 +250,7 @@ def _nucleus_field(rng, spec, R, u, v):
             f = np.maximum(f, rng.uniform(0.45, 0.6) * _sig((w - d) / 0.5))
         return f, labels, len(lobes)
     if ct == "MO":
-        a, b = R * rng.uniform(0.64, 0.74) * ns, R * rng.uniform(0.5, 0.6) * ns
+        a, b = R * rng.uniform(0.68, 0.78) * ns, R * rng.uniform(0.54, 0.64) * ns
         cx, cy = rng.normal(0, 0.08 * R), rng.normal(0, 0.08 * R)
         sdf = _ellipse_sdf(u, v, cx, cy, a, b, 0.0, _harmonics(rng, 5, 0.05))
         # kidney: bite out of one long side; folded: a deeper, narrower bite + fold lines
@@ -326,8 +330,8 @@ def _background(rng, spec, cx, cy, Rc):
         c, s = math.cos(phi), math.sin(phi)
         dx, dy = xx - x, yy - y
         rho = np.hypot(dx * c + dy * s, (-dx * s + dy * c) / ecc)
-        pale = rng.uniform(0.45, 0.75)
-        prof = (1 - pale * np.exp(-(rho / (0.5 * r)) ** 2)) * (1 + 0.2 * np.exp(-((rho - 0.88 * r) / (0.09 * r)) ** 2))
+        pale = rng.uniform(0.55, 0.8)
+        prof = (1 - pale * np.exp(-(rho / (0.52 * r)) ** 2)) * (1 + 0.35 * np.exp(-((rho - 0.86 * r) / (0.1 * r)) ** 2))
         od[y0:y1, x0:x1] += rng.uniform(0.75, 0.95) * prof * _sig((r - rho) / 0.6)
     for _ in range(rng.poisson(0.8)):
         x, y = rng.uniform(0, WIDTH), rng.uniform(0, HEIGHT)
@@ -355,7 +359,10 @@ def stain_matrix(hue: float, saturation: float, brightness: float) -> np.ndarray
 
 def _stain_shift(img, spec):
     """Per-smear stain shift of an (H, W, 3) float image."""
-    return img @ stain_matrix(spec.stain_hue, spec.stain_saturation, spec.stain_brightness).T
+    m = stain_matrix(spec.stain_hue, spec.stain_saturation, spec.stain_brightness)
+    # written out rather than ``img @ m.T``: no BLAS threads (workers must not oversubscribe cores)
+    r, g, b = img[..., 0], img[..., 1], img[..., 2]
+    return np.stack([m[k, 0] * r + m[k, 1] * g + m[k, 2] * b for k in range(3)], axis=-1)
 
 
 def render(spec: CellSpec, rng: np.random.Generator) -> Rendered:
@@ -389,12 +396,14 @@ def render(spec: CellSpec, rng: np.random.Generator) -> Rendered:
     fine /= fine.std() + 1e-9
     coarse = _smooth_noise(rng, shape, 7)
     if spec.cell_type == "MO":
-        nden = 0.75 * (1 + 0.28 * fine + 0.1 * coarse)
+        nden = 0.85 * (1 + 0.28 * fine + 0.1 * coarse)
     elif spec.cell_type == "LY":
         nden = 1.2 * (1 + 0.12 * fine + 0.08 * coarse)
     else:
         dense = 1.3 if spec.nucleus_shape == "pelger" else 1.2
-        nden = dense * (1 + 0.2 * fine + 0.08 * coarse)
+        clump = ndi.gaussian_filter(rng.standard_normal(shape, dtype=np.float32), 2.0)
+        clump /= clump.std() + 1e-9
+        nden = dense * (1 + 0.14 * fine + 0.16 * clump + 0.06 * coarse)
     # chromatin condensed under the nuclear membrane: a darker rim
     edge = np.clip(nuc - ndi.gaussian_filter(nuc, 2.5), 0, None)
     nden = nden * (1 + 0.6 * edge)
@@ -441,8 +450,8 @@ def render(spec: CellSpec, rng: np.random.Generator) -> Rendered:
     if spec.cell_type == "PN":
         gkey = "granule_toxic" if spec.granulation == "high" else "granule_PN"
         gdens, gsize = {"none": (0.0, 0.6), "low": (0.06, 0.6), "normal": (0.35, 0.6),
-                        "high": (0.09, 0.9)}[spec.granulation]
-        gamp = 0.7 if spec.granulation == "high" else 0.28
+                        "high": (0.1, 0.8)}[spec.granulation]
+        gamp = 0.6 if spec.granulation == "high" else 0.28
     elif spec.cell_type == "MO":
         gkey = "granule_PN"
         gdens, gsize = {"none": (0.0, 0.7), "low": (0.03, 0.7), "normal": (0.08, 0.7),
