@@ -44,10 +44,11 @@ def run(args) -> int:
     if not cell_types:
         raise InputError("--cell-types is empty")
     t0 = time.time()
-    truth_path = make_cohort(args.out, cohort=args.cohort, scale=args.scale, seed=args.seed,
+    out = make_cohort(args.out, cohort=args.cohort, scale=args.scale, seed=args.seed,
                              workers=args.workers, cell_types=cell_types,
                              encoder_test_per_group=args.encoder_test_per_group, preview=args.preview,
                              source_images=args.source_images, progress=not args.no_progress)
+    truth_path = out / "truth.csv"
     truth = pd.read_csv(truth_path, usecols=["set", "cell_type"])
     counts = truth.groupby(["set", "cell_type"]).size()
     print(f"phantom ({args.cohort}, scale {args.scale}, seed {args.seed}): {len(truth)} images in "

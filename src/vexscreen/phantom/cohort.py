@@ -201,7 +201,10 @@ def _manifest(cohort, scale, seed, cell_types, encoder_test_per_group, source_im
 def make_cohort(out, cohort: str = "study", scale: float = 1.0, seed: int = 0, workers: int = 1,
                 cell_types=CELL_TYPES, encoder_test_per_group: int = 30, preview: bool = False,
                 source_images=None, progress: bool = False) -> Path:
-    """Write a phantom cohort under ``out`` (see the module docstring); return ``out/truth.csv``."""
+    """Write a phantom cohort under ``out`` (see the module docstring); return ``out``.
+
+    ``out/truth.csv`` lists every image; ``read_truth(out)`` loads it.
+    """
     out = Path(out)
     cell_types = tuple(cell_types)
     if workers < 1:
@@ -238,7 +241,7 @@ def make_cohort(out, cohort: str = "study", scale: float = 1.0, seed: int = 0, w
         if len(truth) == sum(u.stop - u.start for u in units) and all((out / p).exists() for p in truth.path):
             if preview:
                 write_previews(out, truth)
-            return truth_path
+            return out
     todo = [u for u in units if u.key not in done]
     n_cells = sum(u.stop - u.start for u in todo)
     t0 = time.time()
@@ -254,10 +257,14 @@ def make_cohort(out, cohort: str = "study", scale: float = 1.0, seed: int = 0, w
                 bar.update(n)
     else:
         import multiprocessing as mp
-        # forkserver: workers start from a clean server with the renderer preloaded (no fork of a
-        # parent that may hold threads, e.g. torch's; no per-worker re-import as with spawn)
-        ctx = mp.get_context("forkserver")
-        ctx.set_forkserver_preload(["vexscreen.phantom.cohort"])
+        # fork (cheap, and no `if __name__ == "__main__"` guard needed in the caller's script) unless
+        # torch is loaded: its thread pools do not survive a fork, so then start workers from a clean
+        # forkserver with the renderer preloaded (the caller's script then needs the guard)
+        if "torch" in sys.modules:
+            ctx = mp.get_context("forkserver")
+            ctx.set_forkserver_preload(["vexscreen.phantom.cohort"])
+        else:
+            ctx = mp.get_context("fork")
         with ProcessPoolExecutor(max_workers=min(workers, len(jobs)), mp_context=ctx) as ex:
             for _, n in ex.map(_run_unit, jobs, chunksize=1):
                 if bar:
@@ -273,7 +280,7 @@ def make_cohort(out, cohort: str = "study", scale: float = 1.0, seed: int = 0, w
     elapsed = time.time() - t0
     if progress:
         print(f"phantom: {n_cells} cells rendered in {elapsed:.1f} s", file=sys.stderr)
-    return truth_path
+    return out
 
 
 def read_truth(out) -> pd.DataFrame:
