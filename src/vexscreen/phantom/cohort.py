@@ -206,6 +206,8 @@ def make_cohort(out, cohort: str = "study", scale: float = 1.0, seed: int = 0, w
     ``out/truth.csv`` lists every image; ``read_truth(out)`` loads it.
     """
     out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise InputError("--out exists and is not a folder", out)
     cell_types = tuple(cell_types)
     if workers < 1:
         raise InputError(f"--workers must be at least 1, got {workers}")

@@ -76,7 +76,7 @@ def patient_phenotype(group: str, patient: str, seed: int, null: bool = False) -
         f = rng.uniform(0.2, 0.6)
         return PatientPhenotype(
             vacuole_fraction=f, mo_vacuole_fraction=min(0.9, f * rng.uniform(0.9, 1.3)),
-            vacuole_count_mean=rng.uniform(0.5, 2.0), vacuole_radius=rng.uniform(3.8, 5.6),
+            vacuole_count_mean=rng.uniform(0.5, 2.0), vacuole_radius=rng.uniform(4.0, 6.2),
             hyposeg_fraction=rng.uniform(b.hyposeg_fraction, 0.12),
             hypogran_fraction=rng.uniform(b.hypogran_fraction, 0.1),
             toxic_fraction=b.toxic_fraction, inclusion_fraction=b.inclusion_fraction)

@@ -178,32 +178,35 @@ def _neutrophil_lobes(rng, R, n, shape):
         phi = rng.uniform(0, np.pi)
         return [(s * d / 2 * math.cos(phi), s * d / 2 * math.sin(phi), b * rng.uniform(1.0, 1.12),
                  b * rng.uniform(0.88, 1.0), phi + np.pi / 2) for s in (-1, 1)]
-    # segmented: n lobes strung along an arc (C, S or clover shapes), joined by filaments
-    for attempt in range(60):
+    if n >= 4 or (n == 3 and rng.random() < 0.3):
+        return _scattered_lobes(rng, R, n)
+    # segmented: n lobes strung along an arc or an inward spiral (C, S, clover or snail shapes),
+    # joined by filaments; many lobes curl up irregularly instead of closing into a ring
+    for attempt in range(80):
         shrink = 0.97 ** attempt
         b0 = R * (0.25 - 0.015 * max(0, n - 3)) * shrink
-        bs = b0 * rng.uniform(0.9, 1.12, n)
-        as_ = bs * rng.uniform(1.5, 2.3 - 0.12 * max(0, n - 3), n)
-        tilt = rng.normal(0, 0.35, n)          # lobe axis vs the arc tangent
+        bs = b0 * rng.uniform(0.85, 1.15, n)
+        as_ = bs * rng.uniform(1.4, 2.3 - 0.12 * max(0, n - 3), n)
+        tilt = rng.normal(0, 0.4, n)           # lobe axis vs the arc tangent
         gaps = R * rng.uniform(0.1, 0.17, n)
-        ra = R * rng.uniform(0.36, 0.46)
+        spiral = rng.uniform(0.25, 0.55) if n >= 4 else rng.uniform(0.0, 0.2)
+        ra = R * rng.uniform(0.38, 0.5)
+        rk = ra * (1 - spiral * np.arange(n) / max(1, n - 1))
         # arc length needed between consecutive centres, along the tangent
         steps = [_extent(as_[k], bs[k], tilt[k]) + _extent(as_[k + 1], bs[k + 1], tilt[k + 1]) + gaps[k]
                  for k in range(n - 1)]
-        closing = _extent(as_[0], bs[0], tilt[0]) + _extent(as_[-1], bs[-1], tilt[-1]) + 0.14 * R
-        need = sum(steps) + closing
-        if need > 2 * np.pi * ra:
-            ra = need / (2 * np.pi)
-        if ra + 0.5 * (as_.max() + bs.max()) > 0.86 * R:
+        dth = [st / (0.5 * (rk[k] + rk[k + 1])) for k, st in enumerate(steps)]
+        if sum(dth) > 2.1 * np.pi:
             continue
         t = rng.uniform(0, 2 * np.pi)
+        direction = 1 if rng.random() < 0.5 else -1
         wob = rng.normal(0, 0.1, n)
         ts = [t]
-        for st in steps:
-            ts.append(ts[-1] + st / ra)
+        for d in dth:
+            ts.append(ts[-1] + direction * d)
         mid = (ts[0] + ts[-1]) / 2
-        off = rng.normal(0, 0.07 * R, 2) - 0.35 * ra * np.array([math.cos(mid), math.sin(mid)])
-        lobes = [(off[0] + ra * (1 + wob[k]) * math.cos(ts[k]), off[1] + ra * (1 + wob[k]) * math.sin(ts[k]),
+        off = rng.normal(0, 0.07 * R, 2) - 0.3 * ra * np.array([math.cos(mid), math.sin(mid)])
+        lobes = [(off[0] + rk[k] * (1 + wob[k]) * math.cos(ts[k]), off[1] + rk[k] * (1 + wob[k]) * math.sin(ts[k]),
                   as_[k], bs[k], ts[k] + np.pi / 2 + tilt[k]) for k in range(n)]
         ok = all(math.hypot(L[0], L[1]) + 0.5 * (L[2] + L[3]) < 0.86 * R for L in lobes)
         for p in range(n):
@@ -215,6 +218,42 @@ def _neutrophil_lobes(rng, R, n, shape):
                     ok = False
         if ok:
             return lobes
+    raise RuntimeError(f"cannot place {n} lobes")  # pragma: no cover
+
+
+def _lobes_apart(P, Q, R):
+    h = math.atan2(Q[1] - P[1], Q[0] - P[0])
+    return math.hypot(Q[0] - P[0], Q[1] - P[1]) >= _extent(P[2], P[3], h - P[4]) + \
+        _extent(Q[2], Q[3], h - Q[4]) + 0.08 * R
+
+
+def _scattered_lobes(rng, R, n):
+    """n lobes scattered in a cluster (no overlap), ordered into a chain by nearest neighbour."""
+    for attempt in range(80):
+        shrink = 0.97 ** attempt
+        b0 = R * (0.23 - 0.012 * max(0, n - 4)) * shrink
+        lobes = []
+        for k in range(n):
+            b = b0 * rng.uniform(0.85, 1.15)
+            a = b * rng.uniform(1.3, 1.9)
+            lim = 0.84 * R - 0.5 * (a + b)
+            for _ in range(60):
+                rr, th = lim * math.sqrt(rng.random()), rng.uniform(0, 2 * np.pi)
+                L = (rr * math.cos(th), rr * math.sin(th), a, b, rng.uniform(0, np.pi))
+                if all(_lobes_apart(L, M, R) for M in lobes):
+                    lobes.append(L)
+                    break
+            else:
+                break
+        if len(lobes) < n:
+            continue
+        # chain: start at the lobe farthest out, then nearest neighbour
+        order = [int(np.argmax([math.hypot(L[0], L[1]) for L in lobes]))]
+        while len(order) < n:
+            last = lobes[order[-1]]
+            rest = [i for i in range(n) if i not in order]
+            order.append(min(rest, key=lambda i: math.hypot(lobes[i][0] - last[0], lobes[i][1] - last[1])))
+        return [lobes[i] for i in order]
     raise RuntimeError(f"cannot place {n} lobes")  # pragma: no cover
 
 
