@@ -344,6 +344,7 @@ def _background(rng, spec, cx, cy, Rc):
     """Red cells + platelets: returns an (H, W, 3) absorbance image."""
     od = np.zeros((HEIGHT, WIDTH), np.float32)
     od_pl = np.zeros((HEIGHT, WIDTH), np.float32)
+    any_pl = False
     target = spec.rbc_density * HEIGHT * WIDTH
     covered = 0.0
     rbcs = []
@@ -382,7 +383,8 @@ def _background(rng, spec, cx, cy, Rc):
         yy, xx = np.mgrid[y0:y1, x0:x1]
         rho = np.hypot(xx - x, yy - y)
         od_pl[y0:y1, x0:x1] += _sig((r - rho) / 0.8) * (0.6 + 0.5 * rng.random(rho.shape))
-    return od, od_pl
+        any_pl = True
+    return od, (od_pl if any_pl else None)
 
 
 _YIQ = np.array([[0.299, 0.587, 0.114], [0.596, -0.274, -0.322], [0.211, -0.523, 0.312]])
@@ -521,14 +523,15 @@ def render(spec: CellSpec, rng: np.random.Generator) -> Rendered:
     cx0, cx1 = max(0, x0), min(WIDTH, x0 + 2 * half)
     sl_c = (slice(cy0 - y0, cy1 - y0), slice(cx0 - x0, cx1 - x0))
     sl_f = (slice(cy0, cy1), slice(cx0, cx1))
-    cover = np.zeros((HEIGHT, WIDTH))
+    cover = np.zeros((HEIGHT, WIDTH), np.float32)
     cover[sl_f] = cell[sl_c]
     under = (1 - 0.85 * cover).astype(np.float32)
     total = (rbc_den * under).astype(np.float32)[..., None] * OD["rbc"]
-    total += (pl_den * under).astype(np.float32)[..., None] * OD["platelet"]
+    if pl_den is not None:
+        total += (pl_den * under)[..., None] * OD["platelet"]
     total[sl_f] += cell_od[sl_c]
     bg = BG * (1 - spec.background_tint) + np.array([228.0, 226.0, 232.0]) * spec.background_tint
-    img = bg.astype(np.float32) * np.exp(-total)
+    img = bg.astype(np.float32) * np.exp(-total, out=total)
     img = _stain_shift(img, spec)
     if spec.blur_sigma > 0:
         img = ndi.gaussian_filter(img, (spec.blur_sigma, spec.blur_sigma, 0))
