@@ -1,0 +1,33 @@
+"""One DDP rank for test_ddp_queue.py, run as its own process (no fork after OpenMP threads exist)."""
+import os
+import sys
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import torch
+import torch.distributed as dist
+
+# load losses.py alone (it needs only torch): importing the package would pull in torchvision and
+# lightly, seconds per rank on a busy 2-core machine
+import importlib.util
+from pathlib import Path
+
+_src = Path(__file__).resolve().parents[2] / "src" / "vexscreen" / "encoder" / "losses.py"
+_spec = importlib.util.spec_from_file_location("vexscreen_losses_standalone", _src)
+_mod = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_mod)
+NNCLRLoss = _mod.NNCLRLoss
+
+rank, world, port, out = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4]
+torch.set_num_threads(1)
+os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=port)
+dist.init_process_group("gloo", rank=rank, world_size=world)
+try:
+    torch.manual_seed(100 + rank)  # different data per rank, as in DDP
+    loss_fn = NNCLRLoss(queue_size=10, dim=4)
+    z1, z2 = torch.randn(3, 4), torch.randn(3, 4)
+    loss_fn(z1, z2)
+    torch.save({"queue": loss_fn.queue, "p1": torch.nn.functional.normalize(z1, dim=1)},
+               os.path.join(out, f"rank{rank}.pt"))
+finally:
+    dist.destroy_process_group()
