@@ -88,7 +88,7 @@ def figure(path: Path, wbc: Path, tile: int = 180, seed: int = 4) -> None:
         spec = replace(P.cell_spec(ct, pheno, P.smear_nuisance(f"fig{k}", seed), rng), **over)
         img = render(spec, rng).image
         files = sorted(wbc.glob(REAL_CELLS[k]))
-        real = np.asarray(Image.open(files[(37 * k + 11) % len(files)]).convert("RGB"))
+        real = np.asarray(Image.open(files[(53 * k + 7) % len(files)]).convert("RGB"))
         for row, a in enumerate((img, real)):
             h, w = a.shape[:2]
             c = a[h // 2 - 120:h // 2 + 120, w // 2 - 120:w // 2 + 120]
@@ -96,7 +96,7 @@ def figure(path: Path, wbc: Path, tile: int = 180, seed: int = 4) -> None:
         draw.text((k * tile + 4, 2), label, fill=(0, 0, 0))
     draw.text((4, 16 + tile + 2), "below: real PBC cells (CellaVision DM96, normal donors)", fill=(0, 0, 0))
     path.parent.mkdir(parents=True, exist_ok=True)
-    sheet.save(path, optimize=True)
+    sheet.quantize(colors=256, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE).save(path, optimize=True)
 
 
 def main() -> int:
