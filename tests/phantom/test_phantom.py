@@ -330,3 +330,24 @@ def test_cli(tmp_path, capsys):
     assert "16 images" in capsys.readouterr().out
     assert main(["phantom", "--out", str(tmp_path / "x"), "--scale", "0"]) == 2
     assert main(["phantom", "--out", str(tmp_path / "y"), "--cell-types", "XX"]) == 2
+
+
+def _colour_stats(a: np.ndarray):
+    a = a.reshape(-1, 3).astype(float)
+    g = a.mean(1)
+    return np.median(a[g >= np.percentile(g, 80)], 0), np.median(a[g <= np.percentile(g, 2)], 0)
+
+
+@pytest.mark.parametrize("ct,folder", [("PN", "neutrophil"), ("MO", "monocyte"), ("LY", "lymphocyte")])
+def test_colours_like_real_cells(ct, folder):
+    """Glass (brightest 20%) and nucleus (darkest 2%) colours within 20 levels of real PBC images."""
+    files = sorted((WBC / folder).glob("*.jpg"))[::97][:10]
+    if len(files) < 10:
+        pytest.skip(f"{WBC} not available")
+    real = [_colour_stats(np.asarray(Image.open(f).convert("RGB"))) for f in files]
+    ph = [_colour_stats(render(P.cell_spec(ct, P.BASELINE, P.smear_nuisance(f"s{i}", 0), np.random.default_rng(i)),
+                               np.random.default_rng(i + 1)).image) for i in range(10)]
+    for k in (0, 1):
+        r = np.median([x[k] for x in real], 0)
+        p = np.median([x[k] for x in ph], 0)
+        assert np.abs(r - p).max() <= 20, (k, r, p)
