@@ -291,7 +291,7 @@ def _nucleus_field(rng, spec, R, u, v):
     if ct == "MO":
         a, b = R * rng.uniform(0.68, 0.78) * ns, R * rng.uniform(0.54, 0.64) * ns
         cx, cy = rng.normal(0, 0.08 * R), rng.normal(0, 0.08 * R)
-        sdf = _ellipse_sdf(u, v, cx, cy, a, b, 0.0, _harmonics(rng, 5, 0.05))
+        sdf = _ellipse_sdf(u, v, cx, cy, a, b, 0.0, _harmonics(rng, 6, 0.09), bend=rng.uniform(-0.2, 0.2))
         # kidney: bite out of one long side; folded: a deeper, narrower bite + fold lines
         deep = spec.nucleus_shape == "folded"
         nr = b * (rng.uniform(0.55, 0.8) if deep else rng.uniform(0.6, 0.9))
