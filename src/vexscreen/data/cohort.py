@@ -34,3 +34,14 @@ def published_encoder_test(cell_type: str) -> "EncodingSet":
     folder = resources.files("vexscreen") / "resources" / "paper" / cell_type
     with resources.as_file(folder) as path:
         return load_encodings(path)
+
+
+# The study's published phenotypic-prediction results, mean ROC-AUC [95% CI] (METHOD.md).
+PUBLISHED_AUC = {
+    ("PN", "UBA1-WT/VEXAS"): "0.87 [0.75-0.95]", ("PN", "MDS/VEXAS"): "0.93 [0.89-0.95]",
+    ("PN", "MDS/UBA1-WT"): "0.46 [0.37-0.54]", ("PN", "MDS/UBA1-WT/VEXAS"): "0.95 [0.93-0.97]",
+    ("MO", "UBA1-WT/VEXAS"): "0.93 [0.87-0.97]", ("MO", "MDS/VEXAS"): "0.92 [0.85-0.96]",
+    ("MO", "MDS/UBA1-WT"): "0.56 [0.45-0.64]", ("MO", "MDS/UBA1-WT/VEXAS"): "0.91 [0.90-0.93]",
+    ("LY", "UBA1-WT/VEXAS"): "0.73 [0.63-0.83]", ("LY", "MDS/VEXAS"): "0.54 [0.40-0.61]",
+    ("LY", "MDS/UBA1-WT"): "0.59 [0.49-0.66]", ("LY", "MDS/UBA1-WT/VEXAS"): "0.67 [0.64-0.70]",
+}

@@ -27,7 +27,6 @@ import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 
 import numpy as np
@@ -35,6 +34,7 @@ import pandas as pd
 from PIL import Image
 
 from ..data.atomic import atomic_path, write_csv, write_json
+from ..data.cohort import study_structure
 from ..data.errors import InputError
 from . import phenotypes as P
 from .render import CELL_TYPES, CellSpec, render
@@ -54,14 +54,6 @@ DRAWN_COLUMNS = ["n_lobes_drawn", "n_vacuoles_drawn", "vacuole_radii", "vacuole_
                  "n_inclusions_drawn", "n_granules", "cell_area", "nucleus_area", "center_x", "center_y"]
 PHENO_COLUMNS = list(P.BASELINE.to_dict().keys())
 TRUTH_COLUMNS = ID_COLUMNS + [c for c in SPEC_COLUMNS if c != "cell_type"] + DRAWN_COLUMNS + PHENO_COLUMNS
-
-
-def study_structure() -> pd.DataFrame:
-    """The study's cohort structure, bundled with the package (one row per cell type and sample)."""
-    ref = resources.files("vexscreen").joinpath("resources/paper/cohort_structure.csv")
-    with ref.open("r") as fh:
-        df = pd.read_csv(fh, dtype={"SAMPLE": str, "PATIENT": str, "GROUP": str, "CELL_TYPE": str})
-    return df
 
 
 def cohort_structure(cohort: str = "study", scale: float = 1.0, cell_types=CELL_TYPES) -> pd.DataFrame:
