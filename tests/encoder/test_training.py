@@ -34,9 +34,11 @@ def test_two_epochs_write_every_artefact(flat_dir, labeled_dir, tmp_path, small_
 
 def test_same_seed_same_losses(flat_dir, tmp_path, small_cfg):
     small_cfg.epochs = 1
+    small_cfg.method = "simclr"  # the alternative loss runs through the same loop
     a = train_encoder(flat_dir, tmp_path / "a", small_cfg, progress=False)
     b = train_encoder(flat_dir, tmp_path / "b", small_cfg, progress=False)
-    assert a["best_loss"] == b["best_loss"]
+    assert a["best_loss"] == b["best_loss"] and math.isfinite(a["best_loss"])
+    assert load_encoder(tmp_path / "a" / "encoder.pt")[1]["training"]["method"] == "simclr"
 
 
 class _Interrupt(L.Callback):
