@@ -29,7 +29,7 @@ def register(subparsers) -> None:
                    help="images larger than --full-size: pad all to the set's largest side (nothing cut), "
                         "resize them to fit, or centre-crop them")
     p.add_argument("--layout", choices=("labeled", "encoder_test", "flat"), default=None,
-                   help="image layout (default: detected)")
+                   help="image layout; detected from the folder depth when not given")
     p.add_argument("--strict", action="store_true", help="fail on any bad file instead of skipping it")
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1), help="DataLoader workers")

@@ -83,6 +83,8 @@ def run(args) -> int:
     out = train_encoder(args.images, args.out, cfg, probe=args.probe, resume=args.resume,
                         accelerator=args.accelerator, devices=_devices(args.devices), strategy=args.strategy,
                         num_nodes=args.num_nodes, progress=not args.no_progress)
+    if not out["is_global_zero"]:  # DDP: one summary, from rank 0
+        return 0
     print(f"trained {out['epochs_run']} epoch(s) on {out['images']} images in {out['seconds']} s; "
           f"best loss {out['best_loss']:.4f} at epoch {out['best_epoch']}"
           + (" (stopped early)" if out["stopped_early"] else "")

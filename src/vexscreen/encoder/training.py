@@ -234,4 +234,5 @@ def train_encoder(images, run, cfg: TrainConfig | None = None, *, probe=None, re
         raise InputError("training finished without a finite loss: no encoder.pt written", run)
     return {"run": str(run), "epochs_run": trainer.current_epoch, "best_epoch": recorder.best_epoch,
             "best_loss": recorder.best, "seconds": round(seconds, 1), "images": len(paths),
+            "is_global_zero": bool(trainer.is_global_zero),
             "stopped_early": bool(trainer.early_stopping_callback and trainer.early_stopping_callback.stopped_epoch)}
