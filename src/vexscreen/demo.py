@@ -1,17 +1,37 @@
 """The demo: every stage of the method on data embedded in the package.
 
-Callable from a notebook: ``vexscreen.demo.run_demo("demo_out")``.
+1. Step 2a on the study's published encoder-test encodings (bundled): the
+   study's tables, exactly.
+2. A small phantom cohort with the study's structure (generated images with
+   known morphology) -> self-supervised encoder training -> full-size encoding
+   -> consistency on the phantom's encoder-test cells -> the study's
+   comparisons per cell type, aggregate level and patient level, beside the
+   published table.
+
+Callable from a notebook: ``vexscreen.demo.run_demo("demo_out")``. A re-run
+resumes: finished stages are kept.
 """
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from .data import write_json
-from .data.cohort import CELL_TYPE_NAMES, CELL_TYPES, STUDY_COMPARISONS, published_encoder_test, study_structure
-from .data.synthetic import synthetic_encodings
-from .evaluation import STUDY_GROUP_ORDERS, consistency_matrix, evaluate
-from .report import consistency_umap_figure, format_consistency, format_evaluation_row, matrix_to_json
+from .data.cohort import CELL_TYPE_NAMES, CELL_TYPES, published_encoder_test
+from .evaluation import STUDY_GROUP_ORDERS, consistency_matrix
+from .report import consistency_umap_figure, format_consistency, matrix_to_json
+
+# Small enough for about 10 minutes on 2 CPU cores; see README for the larger proof run.
+DEMO_PHANTOM = dict(cohort="study", scale=0.02, seed=0, encoder_test_per_group=20)
+
+
+def demo_train_config():
+    """CPU-sized training settings (see README, "Encoder training on CPU")."""
+    from .encoder.training import TrainConfig
+
+    return TrainConfig(backbone="resnet18", batch_size=64, lr=1e-3, lr_floor=1e-5, epochs=5,
+                       scale=0.75, crop=112, queue_size=0, workers=2, max_images=1200)
 
 
 def published_consistency(out: Path, plots: bool = True) -> dict:
@@ -30,28 +50,30 @@ def published_consistency(out: Path, plots: bool = True) -> dict:
     return tables
 
 
-def synthetic_evaluation(out: Path, n_jobs: int = 2) -> dict:
-    """Step 2b on synthetic encodings with the study's PN structure; VEXAS carries the signal."""
-    enc = synthetic_encodings(study_structure("PN"), dim=128, signal=0.5, patient_effect=0.5,
-                              scale=0.25, seed=2023)
-    results = {}
-    for groups in STUDY_COMPARISONS:
-        r = evaluate(enc, groups, progress=True, n_jobs=n_jobs)
-        results["/".join(groups)] = r
-        write_json(out / f"evaluation_{'_'.join(groups)}.json", r)
-        print(format_evaluation_row(r))
-    return results
+def run_demo(out="demo_out", plots: bool = True, n_jobs: int = 2, workers: int = 2,
+             train_config=None, phantom: dict | None = None) -> dict:
+    from .phantom import make_cohort
+    from .pipeline import print_pipeline_result, run_image_pipeline
 
-
-def run_demo(out="demo_out", plots: bool = True, n_jobs: int = 2) -> dict:
     out = Path(out)
     t0 = time.perf_counter()
     print("== 1. Encoder consistency on the study's published encodings (Step 2a) ==")
     tables = published_consistency(out / "published_consistency", plots)
-    print("\n== 2. Phenotypic prediction on a synthetic cohort with the study's structure (Step 2b) ==")
-    print("   (19,275 x 0.25 neutrophil-like cells, 12 patients; only VEXAS carries a planted signal,\n"
-          "    so UBA1-WT vs MDS should sit at chance; aggregate-level as in the study, then\n"
-          "    patient-level leave-one-patient-out with its exact p-value)")
-    results = synthetic_evaluation(out / "synthetic_evaluation", n_jobs)
+
+    settings = {**DEMO_PHANTOM, **(phantom or {})}
+    print(f"\n== 2. Phantom cohort with the study's structure (scale {settings['scale']}) ==")
+    t = time.perf_counter()
+    ph = make_cohort(out / "phantom", workers=workers, progress=True, preview=plots, **settings)
+    print(f"   generated in {time.perf_counter() - t:.0f} s: {ph}")
+
+    cfg = train_config or demo_train_config()
+    print(f"\n== 3. Encoder training ({cfg.backbone}, {cfg.method}, batch {cfg.batch_size}, "
+          f"lr {cfg.lr}, <= {cfg.epochs} epochs), encoding, evaluation ==")
+    result = run_image_pipeline(ph, out / "pipeline", replace(cfg), n_jobs=n_jobs, progress=True,
+                                encode_workers=workers)
+    print_pipeline_result(result)
+    print("\nAUC aggregates: the study's figure (100 aggregates per test patient, 10 patient splits).\n"
+          "AUC patients: leave-one-patient-out, one score per patient, exact permutation p-value.\n"
+          "The phantom is small (about 30 neutrophils per patient): see README for the full-scale run.")
     print(f"\ndone in {time.perf_counter() - t0:.0f} s; outputs in {out}/")
-    return {"consistency": tables, "evaluation": results}
+    return {"consistency": tables, "pipeline": result}

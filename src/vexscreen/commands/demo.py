@@ -8,11 +8,11 @@ def register(sub) -> None:
     p = sub.add_parser(
         "demo", help="run the pipeline end to end on embedded data and print the tables",
         description="1) the encoder consistency test on the study's published encoder-test "
-                    "encodings (bundled); 2) the phenotypic evaluation, per comparison of the "
-                    "study, on a synthetic encoding cohort with the study's structure and a "
-                    "planted VEXAS signal. Figures and JSON go to --out.")
+                    "encodings (bundled); 2) a small phantom cohort with the study's structure -> "
+                    "encoder training -> encoding -> consistency -> the study's comparisons per "
+                    "cell type, beside the published table. Outputs go to --out; a re-run resumes.")
     p.add_argument("--out", type=Path, default=Path("demo_out"), help="output folder (default demo_out)")
-    p.add_argument("--no-plots", action="store_true", help="skip figures")
+    p.add_argument("--no-plots", action="store_true", help="skip figures and contact sheets")
     p.add_argument("--jobs", type=int, default=2, help="parallel workers (default 2)")
     p.set_defaults(func=run)
 
@@ -20,5 +20,5 @@ def register(sub) -> None:
 def run(args) -> int:
     from ..demo import run_demo
 
-    run_demo(args.out, plots=not args.no_plots, n_jobs=args.jobs)
+    run_demo(args.out, plots=not args.no_plots, n_jobs=args.jobs, workers=max(1, args.jobs))
     return 0
