@@ -26,12 +26,13 @@ from .report import consistency_umap_figure, format_consistency, matrix_to_json
 DEMO_PHANTOM = dict(cohort="study", scale=0.02, seed=0, encoder_test_per_group=20)
 
 
-def demo_train_config():
-    """CPU-sized training settings (see README, "Encoder training on CPU")."""
-    from .encoder.training import TrainConfig
+def demo_train_config(max_images: int = 600, epochs: int = 4):
+    """CPU-sized training settings (README, "Encoder training on CPU"): the study's views and
+    loss, a larger batch and learning rate, images at 0.75 scale so a 112 px crop holds a cell."""
+    from .encoder.config import TrainConfig
 
-    return TrainConfig(backbone="resnet18", batch_size=64, lr=1e-3, lr_floor=1e-5, epochs=5,
-                       scale=0.75, crop=112, queue_size=0, workers=2, max_images=1200)
+    return TrainConfig(backbone="resnet18", batch_size=64, lr=1e-3, lr_floor=1e-5, epochs=epochs,
+                       scale=0.75, crop=112, queue_size=0, workers=2, max_images=max_images)
 
 
 def published_consistency(out: Path, plots: bool = True) -> dict:

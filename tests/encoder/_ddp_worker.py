@@ -7,16 +7,8 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 import torch
 import torch.distributed as dist
 
-# load losses.py alone (it needs only torch): importing the package would pull in torchvision and
-# lightly, seconds per rank on a busy 2-core machine
-import importlib.util
-from pathlib import Path
-
-_src = Path(__file__).resolve().parents[2] / "src" / "vexscreen" / "encoder" / "losses.py"
-_spec = importlib.util.spec_from_file_location("vexscreen_losses_standalone", _src)
-_mod = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(_mod)
-NNCLRLoss = _mod.NNCLRLoss
+# the encoder package imports its modules lazily: this loads losses.py and torch only
+from vexscreen.encoder.losses import NNCLRLoss  # noqa: E402
 
 rank, world, port, out = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4]
 torch.set_num_threads(1)

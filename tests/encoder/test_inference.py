@@ -149,3 +149,14 @@ def test_encode_errors_name_the_input(encoder_pt, tmp_path, capsys):
     assert main(["encode", "--encoder", str(encoder_pt), "--images", str(empty), "--out",
                  str(tmp_path / "o")]) == 2
     assert str(empty) in capsys.readouterr().err
+
+
+def test_padding_is_centred_and_keeps_content():
+    from vexscreen.encoder.transforms import center_pad
+    import torch
+
+    img = torch.arange(1, 3 * 5 * 4 + 1, dtype=torch.float32).reshape(3, 5, 4)
+    out = center_pad(img, 11)
+    assert out.shape == (3, 11, 11)
+    assert torch.equal(out[:, 3:8, 3:7], img)          # (11-5)//2 = 3 rows, (11-4)//2 = 3 cols
+    assert float(out.sum()) == float(img.sum())         # the border is black

@@ -11,7 +11,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 
 def register(subparsers) -> None:
-    from ..encoder.inference import OVERSIZE
+    from ..encoder.names import OVERSIZE
 
     p = subparsers.add_parser(
         "encode", help="encode images with a trained encoder (full size, batched)",

@@ -11,9 +11,9 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 
 def register(subparsers) -> None:
-    from ..encoder.backbones import BACKBONES, DEFAULT_BACKBONE, POOLINGS
-    from ..encoder.losses import METHODS
-    from ..encoder.training import TrainConfig
+    from ..encoder.config import TrainConfig
+    from ..encoder.names import BACKBONE_NAMES as BACKBONES
+    from ..encoder.names import DEFAULT_BACKBONE, METHODS, POOLINGS
 
     d = TrainConfig()
     p = subparsers.add_parser(

@@ -6,7 +6,7 @@ from .errors import InputError
 __all__ = ["EncodingSet", "InputError", "atomic_path", "load_encodings", "save_encodings",
            "save_figure", "write_csv", "write_json", "write_npy", "write_text"]
 
-# Image scanner (no torch import here; FullSizeDataset lives in vexscreen.data.images).
+# Image scanner (no torch import here; full-size image batches: vexscreen.encoder.inference.FullSizeImages).
 from .scan import IMAGE_SUFFIXES, BadFile, ImageRecord, ScanResult, load_rgb, scan_images  # noqa: E402
 
 __all__ += ["IMAGE_SUFFIXES", "BadFile", "ImageRecord", "ScanResult", "load_rgb", "scan_images"]

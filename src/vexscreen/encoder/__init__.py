@@ -1,20 +1,24 @@
-"""Self-supervised encoder training and full-size batch encoding (METHOD.md Step 1)."""
-from .backbones import BACKBONES, DEFAULT_BACKBONE, POOLINGS, Encoder, build_backbone, get_spec
-from .heads import ProjectionHead
-from .inference import (FullSizeImages, OVERSIZE, encode_dataset, encode_scan, load_encoder, read_encoder_file,
-                        save_encoder)
-from .losses import METHODS, NNCLRLoss, build_loss
-from .probe import probe_accuracy
-from .transforms import TwoViews, ViewPairDataset
+"""Self-supervised encoder training and full-size batch encoding (METHOD.md Step 1).
 
-__all__ = ["BACKBONES", "DEFAULT_BACKBONE", "POOLINGS", "Encoder", "build_backbone", "get_spec",
-           "ProjectionHead", "FullSizeImages", "OVERSIZE", "encode_dataset", "encode_scan", "load_encoder",
-           "read_encoder_file", "save_encoder", "METHODS", "NNCLRLoss", "build_loss", "probe_accuracy",
-           "TwoViews", "ViewPairDataset", "TrainConfig", "train_encoder"]
+Public names are re-exported here but imported on first use: torch, torchvision
+and Lightning load only when an encoder is actually needed (``vexscreen --help``
+and the encoding-only commands stay fast).
+"""
+from importlib import import_module
+
+_EXPORTS = {
+    "BACKBONES": "backbones", "DEFAULT_BACKBONE": "names", "POOLINGS": "names", "Encoder": "backbones",
+    "build_backbone": "backbones", "get_spec": "backbones", "ProjectionHead": "heads",
+    "FullSizeImages": "inference", "OVERSIZE": "names", "encode_dataset": "inference",
+    "encode_scan": "inference", "load_encoder": "inference", "read_encoder_file": "inference",
+    "save_encoder": "inference", "METHODS": "names", "NNCLRLoss": "losses", "build_loss": "losses",
+    "probe_accuracy": "probe", "TwoViews": "transforms", "ViewPairDataset": "transforms",
+    "TrainConfig": "config", "train_encoder": "training",
+}
+__all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name):  # training pulls in Lightning: import it only when asked
-    if name in ("TrainConfig", "train_encoder"):
-        from . import training
-        return getattr(training, name)
-    raise AttributeError(name)
+def __getattr__(name):
+    if name in _EXPORTS:
+        return getattr(import_module(f".{_EXPORTS[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -20,6 +20,8 @@ import torch
 from torch import nn
 import torchvision.models as tvm
 
+from .names import BACKBONE_NAMES, DEFAULT_BACKBONE, POOLINGS  # noqa: F401  (re-exported)
+
 from ..data.errors import InputError
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -58,8 +60,7 @@ REGISTRY: dict[str, BackboneSpec] = {
                                     lambda m: m.features, True),
 }
 BACKBONES = tuple(REGISTRY)
-POOLINGS = ("avg", "max")
-DEFAULT_BACKBONE = "resnet18"
+assert BACKBONES == BACKBONE_NAMES, "encoder/names.py must list the registry's backbones"
 
 
 class Encoder(nn.Module):

@@ -36,12 +36,11 @@ from torchvision.transforms.v2 import functional as TF
 from ..data.atomic import atomic_path, write_csv, write_json
 from ..data.errors import InputError
 from .backbones import build_backbone, BACKBONES, POOLINGS
+from .names import DEFAULT_FULL_SIZE, OVERSIZE  # noqa: F401  (re-exported)
 from .transforms import center_pad, read_image_tensor
 
 FORMAT = "vexscreen-encoder"
 VERSION = 1
-OVERSIZE = ("pad", "resize", "crop")
-DEFAULT_FULL_SIZE = 272
 
 
 # ---------------------------------------------------------------- encoder.pt

@@ -28,6 +28,8 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
+
+from .names import METHODS  # noqa: F401  (re-exported)
 from torch import nn
 import torch.distributed as torch_dist
 
@@ -87,5 +89,3 @@ def build_loss(method: str = "nnclr", temperature: float = 0.07, queue_size: int
         return NTXentLoss(temperature=temperature, gather_distributed=True)
     raise ValueError(f"unknown method {method!r}; choose nnclr or simclr")
 
-
-METHODS = ("nnclr", "simclr")

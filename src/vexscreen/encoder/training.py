@@ -37,37 +37,12 @@ from ..data.atomic import write_csv, write_json
 from ..data.errors import InputError
 from .backbones import DEFAULT_BACKBONE, get_spec, IMAGENET_MEAN, IMAGENET_STD
 from .inference import DEFAULT_FULL_SIZE, FullSizeImages, encode_dataset, save_encoder
+from .config import TrainConfig
 from .module import ContrastiveModule
 from .probe import probe_accuracy
 from .transforms import ViewPairDataset
 
 METRICS_COLUMNS = ["epoch", "loss", "lr", "probe_accuracy", "best_loss", "seconds", "images_per_second", "note"]
-
-
-@dataclass
-class TrainConfig:
-    """The study's settings (METHOD.md Step 1) are the defaults, except the backbone."""
-    backbone: str = DEFAULT_BACKBONE
-    pooling: str = "avg"
-    method: str = "nnclr"
-    queue_size: int = 0
-    temperature: float = 0.07
-    lr: float = 1e-5
-    batch_size: int = 8
-    epochs: int = 100
-    seed: int = 43
-    crop: int = 128
-    scale: float = 1.0
-    full_size: int = DEFAULT_FULL_SIZE
-    head_hidden: int = 128
-    head_out: int = 128
-    patience: int = 5
-    lr_patience: int = 3
-    lr_floor: float = 1e-5
-    min_delta: float = 1e-3
-    workers: int = 2
-    max_images: int | None = None  # use at most this many images (sorted order, evenly spaced)
-    weights: str | None = None      # local torchvision state dict at the start (not needed on resume)
 
 
 class ProbeCallback(Callback):
