@@ -48,9 +48,7 @@ def main():
     ap.add_argument("--untrained", action="store_true", help="also run the untrained baseline")
     ap.add_argument("--workers", type=int, default=2)
     args = ap.parse_args()
-    cfg = demo_train_config()
-    if args.epochs:
-        cfg.epochs = args.epochs
+    cfg = demo_train_config(max_images=1200, epochs=args.epochs or 5)
     summary = {}
     for cohort in args.cohorts.split(","):
         t = time.perf_counter()
