@@ -12,7 +12,7 @@ Then, end to end through the CLI:
   train-encoder -> encode -> consistency
 and one markdown table per encoder (the study's one-vs-one 5-NN AUC matrix).
 
-    nice .venv/bin/python bench/real_images.py --out /tmp/real   # ~35 min on 2 CPU cores
+    nice .venv/bin/python bench/real_images.py --out /tmp/real   # ~35-45 min on 2 CPU cores (defaults: the settings in docs/encoder.md)
 """
 from __future__ import annotations
 
@@ -101,7 +101,7 @@ def main(argv=None):
     p.add_argument("--out", default="/tmp/vexscreen_real")
     p.add_argument("--wbc", default=str(WBC))
     p.add_argument("--per-class", type=int, default=200)
-    p.add_argument("--train-images", type=int, default=1536)
+    p.add_argument("--train-images", type=int, default=1280)
     p.add_argument("--backbone", default="resnet18")
     p.add_argument("--method", default="nnclr")
     p.add_argument("--queue-size", type=int, default=0)
@@ -109,9 +109,9 @@ def main(argv=None):
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--epochs", type=int, default=6)
-    p.add_argument("--scale", type=float, default=0.5)
-    p.add_argument("--crop", type=int, default=128)
-    p.add_argument("--full-size", type=int, default=192)
+    p.add_argument("--scale", type=float, default=0.75)
+    p.add_argument("--crop", type=int, default=160)
+    p.add_argument("--full-size", type=int, default=272)
     p.add_argument("--workers", type=int, default=1)
     p.add_argument("--skip-untrained-full", action="store_true",
                    help="skip the untrained encoder at the study's scale 1.0 / 272 px (pad to 369)")
