@@ -44,11 +44,19 @@ def main():
     ap.add_argument("--out", type=Path, default=Path("bench/out/proof"))
     ap.add_argument("--scale", type=float, default=0.05)
     ap.add_argument("--epochs", type=int, default=None)
+    ap.add_argument("--max-images", type=int, default=1200)
+    ap.add_argument("--crop", type=int, default=None)
+    ap.add_argument("--color-jitter", type=float, default=None)
+    ap.add_argument("--tag", default="trained", help="name of the trained variant's output folder")
     ap.add_argument("--cohorts", default="study,null")
     ap.add_argument("--untrained", action="store_true", help="also run the untrained baseline")
     ap.add_argument("--workers", type=int, default=2)
     args = ap.parse_args()
-    cfg = demo_train_config(max_images=1200, epochs=args.epochs or 5)
+    cfg = demo_train_config(max_images=args.max_images, epochs=args.epochs or 5)
+    if args.crop:
+        cfg.crop = args.crop
+    if args.color_jitter is not None:
+        cfg.color_jitter = args.color_jitter
     summary = {}
     for cohort in args.cohorts.split(","):
         t = time.perf_counter()
@@ -58,8 +66,8 @@ def main():
         print(f"[{cohort}] phantom ready in {time.perf_counter() - t:.0f} s")
         # the null cohort is encoded by the encoder trained on the study cohort's images:
         # whatever it has learned, with no group phenotype any signal would be leakage
-        variants = [("trained", summary[("study", "trained")]["encoder"]
-                     if cohort == "null" and ("study", "trained") in summary else None)]
+        variants = [(args.tag, summary[("study", args.tag)]["encoder"]
+                     if cohort == "null" and ("study", args.tag) in summary else None)]
         if args.untrained:
             variants.insert(0, ("untrained", untrained_encoder(args.out / f"untrained_{cohort}.pt", cfg)))
         for name, enc in variants:

@@ -52,3 +52,17 @@ def test_center_pad_and_rescale():
     assert int(p[0, 3:13, 1:15].sum()) == 140
     assert rescale(img, 0.5).shape == (3, 5, 7)
     assert rescale(img, 1.0) is img
+
+
+def test_colour_jitter_is_off_by_default_and_changes_colour_when_on():
+    import torch
+
+    from vexscreen.encoder.transforms import TwoViews
+
+    img = torch.empty(3, 64, 64, dtype=torch.uint8)
+    img[0], img[1], img[2] = 200, 100, 50
+    torch.manual_seed(0)
+    plain = [TwoViews(16)(img)[0][:, 8, 8] for _ in range(10)]   # centre pixel, inside the cell
+    assert all(torch.allclose(v, torch.tensor([200, 100, 50]) / 255.0) for v in plain)
+    jittered = [TwoViews(16, color_jitter=1.0)(img)[0][:, 8, 8] for _ in range(10)]
+    assert any(not torch.allclose(v, torch.tensor([200, 100, 50]) / 255.0, atol=0.02) for v in jittered)

@@ -44,6 +44,8 @@ def register(subparsers) -> None:
     p.add_argument("--patience", type=int, default=d.patience, help="early-stopping patience (epochs)")
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--crop", type=int, default=d.crop, help="view crop side (px)")
+    p.add_argument("--color-jitter", type=float, default=d.color_jitter, metavar="S",
+                   help="SimCLR colour distortion of strength S in the views (0 = the study's views)")
     p.add_argument("--scale", type=float, default=d.scale,
                    help="resize every image by this factor first (also applied by encode)")
     p.add_argument("--full-size", type=int, default=d.full_size, help="full-size side for the probe and encode")
@@ -78,6 +80,7 @@ def run(args) -> int:
     cfg = TrainConfig(backbone=args.backbone, pooling=args.pooling, method=args.method,
                       queue_size=args.queue_size, temperature=args.temperature, lr=args.lr,
                       batch_size=args.batch_size, epochs=args.epochs, seed=args.seed, crop=args.crop,
+                      color_jitter=args.color_jitter,
                       scale=args.scale, full_size=args.full_size, lr_floor=args.lr_floor, patience=args.patience,
                       workers=args.workers, max_images=args.max_images, weights=args.weights)
     out = train_encoder(args.images, args.out, cfg, probe=args.probe, resume=args.resume,

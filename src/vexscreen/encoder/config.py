@@ -19,6 +19,7 @@ class TrainConfig:
     epochs: int = 100
     seed: int = 43
     crop: int = 128
+    color_jitter: float = 0.0  # 0 = the study's views; > 0 = SimCLR colour distortion strength
     scale: float = 1.0
     full_size: int = DEFAULT_FULL_SIZE
     head_hidden: int = 128

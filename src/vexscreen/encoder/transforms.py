@@ -38,10 +38,20 @@ def rescale(img: torch.Tensor, scale: float) -> torch.Tensor:
 
 
 class TwoViews:
-    """Callable: uint8 C x H x W tensor -> (view1, view2), float [0, 1], 3 x crop x crop."""
+    """Callable: uint8 C x H x W tensor -> (view1, view2), float [0, 1], 3 x crop x crop.
 
-    def __init__(self, crop: int = 128, rotation: float = 180.0):
+    ``color_jitter`` = 0: the study's views (geometry only). ``s`` > 0 adds SimCLR's colour
+    distortion of strength ``s`` (jitter 0.8s/0.8s/0.8s/0.2s with p=0.8, greyscale p=0.2),
+    so that stain and lighting, which differ from smear to smear, cannot solve the task.
+    """
+
+    def __init__(self, crop: int = 128, rotation: float = 180.0, color_jitter: float = 0.0):
         self.crop = int(crop)
+        s = float(color_jitter)
+        self.color = None if s <= 0 else v2.Compose([
+            v2.RandomApply([v2.ColorJitter(0.8 * s, 0.8 * s, 0.8 * s, min(0.5, 0.2 * s))], p=0.8),
+            v2.RandomGrayscale(0.2),
+        ])
         self.view = v2.Compose([
             v2.RandomHorizontalFlip(0.5),
             v2.RandomVerticalFlip(0.5),
@@ -54,6 +64,8 @@ class TwoViews:
         top = int(torch.randint(0, h - self.crop + 1, (1,)))
         left = int(torch.randint(0, w - self.crop + 1, (1,)))
         x = x[..., top:top + self.crop, left:left + self.crop]
+        if self.color is not None:
+            x = self.color(x)
         return x.float().div_(255.0) if x.dtype == torch.uint8 else x
 
     def __call__(self, img: torch.Tensor):
@@ -69,10 +81,10 @@ def read_image_tensor(path, scale: float = 1.0) -> torch.Tensor:
 class ViewPairDataset(Dataset):
     """Images (paths) -> pairs of views; the unlabeled training pool."""
 
-    def __init__(self, paths, crop: int = 128, scale: float = 1.0):
+    def __init__(self, paths, crop: int = 128, scale: float = 1.0, color_jitter: float = 0.0):
         self.paths = [str(p) for p in paths]
         self.scale = float(scale)
-        self.views = TwoViews(crop)
+        self.views = TwoViews(crop, color_jitter=color_jitter)
 
     def __len__(self):
         return len(self.paths)
