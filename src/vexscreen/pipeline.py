@@ -79,20 +79,22 @@ def summary_row(cell_type: str, r: dict) -> dict:
             "auc": agg["auc"]["mean"], "auc_low": agg["auc"]["low"], "auc_high": agg["auc"]["high"],
             "sensitivity": agg["sensitivity"]["mean"], "specificity": agg["specificity"]["mean"],
             "patient_auc": pl.get("auc"), "patient_p": pl.get("p_value"),
+            "pair_auc": pl.get("leave_pair_out_auc"),
             "published": PUBLISHED_AUC.get((cell_type, name), "")}
 
 
 def format_summary(rows: list[dict]) -> str:
     """The study's table beside ours: aggregate-level AUC [CI], patient-level AUC (p)."""
     head = (f"{'cell type':<10}{'comparison':<24}{'AUC aggregates [95% CI]':<26}"
-            f"{'sens/spec %':<14}{'AUC patients (p)':<19}{'published':<18}")
+            f"{'sens/spec %':<14}{'AUC LOPO (p)':<17}{'AUC LPO':<9}{'published':<18}")
     lines = [head, "-" * len(head)]
     for r in rows:
         pl = "" if r["patient_auc"] is None else f"{r['patient_auc']:.2f} (p={r['patient_p']:.3f})"
         lines.append(f"{r['cell_type']:<10}{r['comparison']:<24}"
                      f"{r['auc']:.2f} [{r['auc_low']:.2f}-{r['auc_high']:.2f}]".ljust(60)
                      + f"{100 * r['sensitivity']:.0f}/{100 * r['specificity']:.0f}".ljust(14)
-                     + pl.ljust(19) + r["published"])
+                     + pl.ljust(17) + ("" if r.get("pair_auc") is None else f"{r['pair_auc']:.2f}").ljust(9)
+                     + r["published"])
     return "\n".join(lines)
 
 

@@ -26,6 +26,7 @@ def test_finds_planted_signal():
     assert r["aggregate_level"]["auc"]["mean"] > 0.95
     assert r["patient_level"]["auc"] == 1.0
     assert r["patient_level"]["p_value"] == pytest.approx(1 / 20)  # 3 of 6 patients: C(6,3)=20
+    assert r["patient_level"]["leave_pair_out_auc"] == 1.0
     assert all(r["patient_level"]["scores"][f"VEXAS[{i}]"] > 0.5 for i in (1, 2, 3))
 
 

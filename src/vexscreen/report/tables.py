@@ -36,5 +36,7 @@ def format_evaluation_row(result: dict) -> str:
             f"spec {_ci(agg['specificity'], True)}%")
     pl = result.get("patient_level")
     if pl:
-        text += f"  | patients (LOPO): AUC {pl['auc']:.2f}, p={pl['p_value']:.3f}"
+        text += f"  | patients: LOPO AUC {pl['auc']:.2f} (p={pl['p_value']:.3f})"
+        if "leave_pair_out_auc" in pl:
+            text += f", leave-pair-out AUC {pl['leave_pair_out_auc']:.2f}"
     return text
