@@ -47,6 +47,7 @@ def main():
     ap.add_argument("--max-images", type=int, default=1200)
     ap.add_argument("--crop", type=int, default=None)
     ap.add_argument("--color-jitter", type=float, default=None)
+    ap.add_argument("--image-scale", type=float, default=None, help="train/encode images at this scale")
     ap.add_argument("--tag", default="trained", help="name of the trained variant's output folder")
     ap.add_argument("--cohorts", default="study,null")
     ap.add_argument("--untrained", action="store_true", help="also run the untrained baseline")
@@ -57,6 +58,8 @@ def main():
         cfg.crop = args.crop
     if args.color_jitter is not None:
         cfg.color_jitter = args.color_jitter
+    if args.image_scale:
+        cfg.scale = args.image_scale
     summary = {}
     for cohort in args.cohorts.split(","):
         t = time.perf_counter()
