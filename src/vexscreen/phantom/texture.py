@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 from scipy import ndimage as ndi
 
 from ..data.errors import InputError
@@ -41,8 +40,10 @@ class Cytoplasm:
 
 
 def load_rgb(path) -> np.ndarray:
-    with Image.open(path) as im:
-        return np.asarray(im.convert("RGB"))
+    """A source image as an H x W x 3 uint8 array, through the scanner's safe RGB conversion."""
+    from ..data.scan import load_rgb as load_checked
+
+    return np.asarray(load_checked(path))
 
 
 def find_cytoplasm(image: np.ndarray) -> Cytoplasm | None:
