@@ -96,7 +96,7 @@ def run_demo(out="demo_out", plots: bool = True, n_jobs: int = 2, workers: int =
     print(f"\n== 4. Encoder training ({cfg.backbone}, {cfg.method}, batch {cfg.batch_size}, "
           f"lr {cfg.lr}, <= {cfg.epochs} epochs), encoding, evaluation ==")
     result = run_image_pipeline(ph, out / "pipeline", replace(cfg), n_jobs=n_jobs, progress=True,
-                                encode_workers=workers)
+                                encode_workers=workers, plots=plots)
     print_pipeline_result(result)
     print("\nAUC aggregates: the study's figure (100 aggregates per test patient, 10 patient splits).\n"
           "AUC LOPO: leave-one-patient-out, one score per patient, exact permutation p-value (biased\n"

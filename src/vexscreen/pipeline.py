@@ -58,8 +58,11 @@ def comparison_name(groups) -> str:
 
 
 def evaluate_cell_type(enc_dir, cell_type: str, out, comparisons=STUDY_COMPARISONS, *,
-                       n_jobs: int = 2, progress: bool = True, **kwargs) -> list[dict]:
-    """Every comparison of the study on one cell type's encodings; one summary row each."""
+                       n_jobs: int = 2, progress: bool = True, plots: bool = False, **kwargs) -> list[dict]:
+    """Every comparison of the study on one cell type's encodings; one summary row each.
+
+    ``plots``: also the study's UMAP figure of patient aggregates per comparison.
+    """
     enc = load_encodings(enc_dir)
     rows = []
     for groups in comparisons:
@@ -67,9 +70,25 @@ def evaluate_cell_type(enc_dir, cell_type: str, out, comparisons=STUDY_COMPARISO
         if not set(groups) <= present:
             continue
         r = evaluate(enc, groups, progress=progress, n_jobs=n_jobs, **kwargs)
-        write_json(Path(out) / f"evaluation_{cell_type}_{'_'.join(groups)}.json", r)
+        name = f"evaluation_{cell_type}_{'_'.join(groups)}"
+        write_json(Path(out) / f"{name}.json", r)
+        if plots:
+            _umap_figure(enc, groups, r, Path(out) / f"{name}_umap.png", cell_type)
         rows.append(summary_row(cell_type, r))
     return rows
+
+
+def _umap_figure(enc, groups, result, path, cell_type):
+    from .evaluation import patient_aggregates
+    from .evaluation.phenotype import prepare
+    from .report import aggregate_umap_figure
+
+    p = result["parameters"]
+    X, y, patients, _, table = prepare(enc, groups)
+    A, _, owners = patient_aggregates(X, y, patients, aggregates=p["aggregates"],
+                                      aggregate_size=p["aggregate_size"], seed=p["seed"])
+    aggregate_umap_figure(A, owners, dict(zip(table["patient"], table["label"])), list(groups), result,
+                          path, title=f"{cell_type}: {result['positive']} vs {' + '.join(groups[:-1])}")
 
 
 def summary_row(cell_type: str, r: dict) -> dict:
@@ -112,7 +131,7 @@ def phantom_consistency(enc_dir, cell_type: str, out) -> tuple:
 def run_image_pipeline(phantom_dir, out, train_cfg=None, *, cell_types=CELL_TYPES,
                        comparisons=STUDY_COMPARISONS, encoder_path=None, n_jobs: int = 2,
                        progress: bool = True, encode_workers: int = 2, oversize: str = "pad",
-                       evaluate_kwargs: dict | None = None) -> dict:
+                       plots: bool = False, evaluate_kwargs: dict | None = None) -> dict:
     """Train (unless ``encoder_path`` is given), encode, test consistency, evaluate.
 
     ``phantom_dir``: a folder as written by ``vexscreen phantom`` (``<CT>/GROUP/PATIENT/
@@ -147,7 +166,7 @@ def run_image_pipeline(phantom_dir, out, train_cfg=None, *, cell_types=CELL_TYPE
     rows = []
     for ct in cell_types:
         rows += evaluate_cell_type(enc_dirs[ct], ct, out / "evaluation", comparisons, n_jobs=n_jobs,
-                                   progress=progress, **(evaluate_kwargs or {}))
+                                   progress=progress, plots=plots, **(evaluate_kwargs or {}))
     timing["evaluate_s"] = round(time.perf_counter() - t, 1)
     write_json(out / "summary.json", {"rows": rows, "timing": timing,
                                       "consistency": {ct: {"groups": o, "auc": matrix_to_json(M)}

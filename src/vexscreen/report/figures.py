@@ -67,6 +67,8 @@ def aggregate_umap_figure(A, owners, group_of: dict, groups, result: dict, path,
     pl = result.get("patient_level")
     if pl:
         text += f"\nPatient-level (LOPO) AUC: {pl['auc']:.2f} (exact p = {pl['p_value']:.3f})"
+        if "leave_pair_out_auc" in pl:
+            text += f"\nPatient-level leave-pair-out AUC: {pl['leave_pair_out_auc']:.2f}"
     ax.text(0.02, 0.98, text, transform=ax.transAxes, va="top", fontsize=9,
             bbox=dict(boxstyle="round", facecolor="white", alpha=0.85))
     ax.set_xlabel("UMAP1")
