@@ -61,3 +61,12 @@ def test_cli_unknown_group(paper_dir, tmp_path, capsys):
     assert main(["consistency", str(paper_dir / "MO"), "--groups", "INCLUSIONS,VACUOLES",
                  "--out", str(tmp_path), "--no-plots"]) == 2
     assert "VACUOLES" in capsys.readouterr().err
+
+
+def test_too_few_cells_is_a_clear_error():
+    from vexscreen.data import InputError
+
+    X = np.random.default_rng(0).normal(size=(6, 4)).astype(np.float32)
+    labels = np.array(["A", "A", "A", "B", "B", "B"])
+    with pytest.raises(InputError, match="needs at least 10 cells"):
+        consistency_matrix(X, labels, ["A", "B"])

@@ -15,6 +15,8 @@ from sklearn.neighbors import KNeighborsClassifier
 from sklearn.preprocessing import normalize
 from threadpoolctl import threadpool_limits
 
+from ..data.errors import InputError
+
 # The study's group orders (METHOD.md Step 2a).
 STUDY_GROUP_ORDERS = {
     "PN": ("LS-LG", "LS-NG", "LS-HG", "NS-NG", "NS-HG", "HS-LG", "HS-NG"),
@@ -36,6 +38,10 @@ def pairwise_auc(X: np.ndarray, labels: np.ndarray, group_a: str, group_b: str, 
     keep = np.isin(labels, (group_a, group_b))
     Xp, lab = X[keep], labels[keep]
     y = (lab == group_b).astype(int)
+    if int(0.5 * len(y)) < n_neighbors or min(y.sum(), len(y) - y.sum()) < 2:
+        raise InputError(f"groups {group_a!r} and {group_b!r} have {len(y) - y.sum()} and {y.sum()} "
+                         f"cells: the {n_neighbors}-NN test on half splits needs at least "
+                         f"{2 * n_neighbors} cells in the pair and 2 in each group")
     aucs = []
     for n in range(n_splits):
         X_tr, X_te, y_tr, y_te = train_test_split(
