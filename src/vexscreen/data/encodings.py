@@ -141,12 +141,13 @@ def load_encodings(path=None, *, encodings=None, metadata=None, mmap: bool = Fal
         if encodings is None or metadata is None:
             raise InputError("give both --encodings and --metadata")
         enc, met = Path(encodings), Path(metadata)
-        required = COHORT_COLUMNS if met.name == "metadata.csv" else ("GROUP",)
         X = _read_matrix(enc, mmap)
-        meta = _read_metadata(met, ("GROUP",))
-        if all(c in meta.columns for c in COHORT_COLUMNS):
-            required = COHORT_COLUMNS
-            meta = _read_metadata(met, required)
+        try:  # a cohort table when it has the cohort columns, else the encoder-test layout
+            header = list(pd.read_csv(met, nrows=0).columns)
+        except Exception:
+            header = []  # _read_metadata reports what is wrong with the file
+        required = COHORT_COLUMNS if all(c in header for c in COHORT_COLUMNS) else ("GROUP",)
+        meta = _read_metadata(met, required)
     else:
         if path is None:
             raise InputError("no input: give a folder or --encodings/--metadata")
