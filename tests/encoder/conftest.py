@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import os
 
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # see vexscreen.commands.train_encoder
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # see vexscreen.cli
 
 from pathlib import Path
 

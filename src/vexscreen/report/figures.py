@@ -8,6 +8,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from ..data.atomic import save_figure  # noqa: E402
+from .tables import format_ci, format_patient_level  # noqa: E402
 
 MARKERS = "osD^vP*Xhp<>8"
 
@@ -59,16 +60,11 @@ def aggregate_umap_figure(A, owners, group_of: dict, groups, result: dict, path,
         ax.scatter(emb[m, 0], emb[m, 1], s=14, color=cmap(gi % 10), marker=MARKERS[k % len(MARKERS)],
                    label=f"{p}", alpha=0.8)
     agg = result["aggregate_level"]
-    text = (f"Mean ROC-AUC: {agg['auc']['mean']:.2f} [{agg['auc']['low']:.2f}-{agg['auc']['high']:.2f}]\n"
-            f"Mean sensitivity: {100 * agg['sensitivity']['mean']:.1f}% "
-            f"[{100 * agg['sensitivity']['low']:.1f}-{100 * agg['sensitivity']['high']:.1f}]\n"
-            f"Mean specificity: {100 * agg['specificity']['mean']:.1f}% "
-            f"[{100 * agg['specificity']['low']:.1f}-{100 * agg['specificity']['high']:.1f}]")
-    pl = result.get("patient_level")
-    if pl:
-        text += f"\nPatient-level (LOPO) AUC: {pl['auc']:.2f} (exact p = {pl['p_value']:.3f})"
-        if "leave_pair_out_auc" in pl:
-            text += f"\nPatient-level leave-pair-out AUC: {pl['leave_pair_out_auc']:.2f}"
+    text = (f"Mean ROC-AUC: {format_ci(agg['auc'])}\n"
+            f"Mean sensitivity (%): {format_ci(agg['sensitivity'], True)}\n"
+            f"Mean specificity (%): {format_ci(agg['specificity'], True)}")
+    if result.get("patient_level"):
+        text += "\nPatients: " + format_patient_level(result["patient_level"])
     ax.text(0.02, 0.98, text, transform=ax.transAxes, va="top", fontsize=9,
             bbox=dict(boxstyle="round", facecolor="white", alpha=0.85))
     ax.set_xlabel("UMAP1")

@@ -22,21 +22,27 @@ def format_consistency(order, M, digits: int = 6) -> str:
     return "\n".join(lines)
 
 
-def _ci(d, pct=False):
+def format_ci(d, pct=False) -> str:
+    """``mean [low-high]`` of a ``{"mean", "low", "high"}`` dict; ``pct`` as percentages."""
     f = 100 if pct else 1
     fmt = "{:.1f}" if pct else "{:.2f}"
     return f"{fmt.format(d['mean'] * f)} [{fmt.format(d['low'] * f)}-{fmt.format(d['high'] * f)}]"
+
+
+def format_patient_level(pl: dict) -> str:
+    """``LOPO AUC x (p=y), leave-pair-out AUC z``."""
+    text = f"LOPO AUC {pl['auc']:.2f} (p={pl['p_value']:.3f})"
+    if "leave_pair_out_auc" in pl:
+        text += f", leave-pair-out AUC {pl['leave_pair_out_auc']:.2f}"
+    return text
 
 
 def format_evaluation_row(result: dict) -> str:
     """One line: comparison, aggregate-level AUC [CI], sens/spec, patient-level AUC (p)."""
     agg = result["aggregate_level"]
     comp = f"{result['positive']} vs " + "+".join(g for g in result["groups"][:-1])
-    text = (f"{comp:<28} AUC {_ci(agg['auc'])}  sens {_ci(agg['sensitivity'], True)}%  "
-            f"spec {_ci(agg['specificity'], True)}%")
-    pl = result.get("patient_level")
-    if pl:
-        text += f"  | patients: LOPO AUC {pl['auc']:.2f} (p={pl['p_value']:.3f})"
-        if "leave_pair_out_auc" in pl:
-            text += f", leave-pair-out AUC {pl['leave_pair_out_auc']:.2f}"
+    text = (f"{comp:<28} AUC {format_ci(agg['auc'])}  sens {format_ci(agg['sensitivity'], True)}%  "
+            f"spec {format_ci(agg['specificity'], True)}%")
+    if result.get("patient_level"):
+        text += "  | patients: " + format_patient_level(result["patient_level"])
     return text
