@@ -14,7 +14,7 @@ from .evaluation import consistency_matrix, evaluate
 from .report import format_consistency, matrix_to_json
 
 
-def encode_folder(encoder_path, images, out, *, oversize: str = "pad", batch_size: int = 32,
+def encode_folder(encoder_path, images, out, *, oversize: str | None = None, batch_size: int = 32,
                   workers: int = 2, progress: bool = True) -> Path:
     """Scan ``images`` and encode every usable image into ``out`` (skipped if already there)."""
     from .data.scan import scan_images
@@ -130,7 +130,7 @@ def phantom_consistency(enc_dir, cell_type: str, out) -> tuple:
 
 def run_image_pipeline(phantom_dir, out, train_cfg=None, *, cell_types=CELL_TYPES,
                        comparisons=STUDY_COMPARISONS, encoder_path=None, n_jobs: int = 2,
-                       progress: bool = True, encode_workers: int = 2, oversize: str = "pad",
+                       progress: bool = True, encode_workers: int = 2, oversize: str | None = None,
                        plots: bool = False, evaluate_kwargs: dict | None = None) -> dict:
     """Train (unless ``encoder_path`` is given), encode, test consistency, evaluate.
 
@@ -161,6 +161,7 @@ def run_image_pipeline(phantom_dir, out, train_cfg=None, *, cell_types=CELL_TYPE
                                           out / "encodings" / f"encoder_test_{ct}", oversize=oversize,
                                           workers=encode_workers, progress=progress)
     timing["encode_s"] = round(time.perf_counter() - t, 1)
+    probe = morphology_probe_rows(phantom_dir, enc_dirs)
     t = time.perf_counter()
     consistency = {ct: phantom_consistency(d, ct, out / "consistency") for ct, d in test_dirs.items()}
     rows = []
@@ -168,16 +169,37 @@ def run_image_pipeline(phantom_dir, out, train_cfg=None, *, cell_types=CELL_TYPE
         rows += evaluate_cell_type(enc_dirs[ct], ct, out / "evaluation", comparisons, n_jobs=n_jobs,
                                    progress=progress, plots=plots, **(evaluate_kwargs or {}))
     timing["evaluate_s"] = round(time.perf_counter() - t, 1)
-    write_json(out / "summary.json", {"rows": rows, "timing": timing,
+    write_json(out / "summary.json", {"rows": rows, "timing": timing, "probe": probe,
                                       "consistency": {ct: {"groups": o, "auc": matrix_to_json(M)}
                                                       for ct, (o, M) in consistency.items()}})
     return {"rows": rows, "consistency": consistency, "train": train_info, "timing": timing,
-            "encoder": str(encoder_path)}
+            "encoder": str(encoder_path), "probe": probe}
+
+
+def morphology_probe_rows(phantom_dir, enc_dirs: dict) -> list[dict]:
+    """The phantom's morphology probe (what the encodings hold of each drawn feature), when the
+    folder has a truth.csv; [] otherwise."""
+    from .phantom import read_truth
+    from .phantom.probe import morphology_probe
+
+    if not (Path(phantom_dir) / "truth.csv").is_file():
+        return []
+    truth = read_truth(phantom_dir)
+    rows = []
+    for ct, d in enc_dirs.items():
+        enc = load_encodings(d)
+        rows += morphology_probe(enc.X, enc.meta, truth, ct)
+    return rows
 
 
 def print_pipeline_result(result: dict) -> None:
     for ct, (order, M) in result["consistency"].items():
         print(f"\n[phantom encoder test, {ct}]")
         print(format_consistency(order, M, digits=3))
+    if result.get("probe"):
+        from .phantom.probe import format_probe
+
+        print("\n[what the encodings hold of each drawn feature: out-of-fold AUC within the group]")
+        print(format_probe(result["probe"]))
     print()
     print(format_summary(result["rows"]))

@@ -1,5 +1,6 @@
 """The two views differ, and keep the image content."""
 import numpy as np
+import pytest
 import torch
 
 from vexscreen.encoder.transforms import TwoViews, center_pad, rescale
@@ -66,3 +67,32 @@ def test_colour_jitter_is_off_by_default_and_changes_colour_when_on():
     assert all(torch.allclose(v, torch.tensor([200, 100, 50]) / 255.0) for v in plain)
     jittered = [TwoViews(16, color_jitter=1.0)(img)[0][:, 8, 8] for _ in range(10)]
     assert any(not torch.allclose(v, torch.tensor([200, 100, 50]) / 255.0, atol=0.02) for v in jittered)
+
+
+def test_field_views_come_from_the_centred_square_only():
+    """--field: whatever the rotation and crop position, no view pixel comes from outside the
+    centred field (red outside a green disc that holds the 48 x 48 field at any rotation is
+    never seen)."""
+    torch.manual_seed(0)
+    img = torch.zeros(3, 120, 100, dtype=torch.uint8)
+    img[0] = 255                                      # red everywhere ...
+    yy, xx = torch.meshgrid(torch.arange(120) - 59.5, torch.arange(100) - 49.5, indexing="ij")
+    disc = yy ** 2 + xx ** 2 < 36 ** 2                # ... but a green disc of radius 36 > 48 / sqrt(2)
+    img[0][disc], img[1][disc] = 0, 255
+    views = TwoViews(crop=32, field=48)
+    for _ in range(20):
+        v = views.one(img)
+        assert v.shape == (3, 32, 32)
+        assert float(v[0].max()) < 0.5, "a view reached outside the field"
+    with pytest.raises(ValueError, match="smaller than the crop"):
+        TwoViews(crop=64, field=48)
+    # without a field the frame is seen
+    assert max(float(TwoViews(crop=32).one(img)[0].max()) for _ in range(20)) > 0.9
+
+
+def test_encode_geometry_follows_the_field():
+    from vexscreen.encoder.inference import encode_geometry
+
+    assert encode_geometry({"full_size": 272}) == (272, "pad")
+    assert encode_geometry({"full_size": 272, "field": 192}) == (192, "crop")
+    assert encode_geometry({"full_size": 272, "field": 192}, 300, "pad") == (300, "pad")

@@ -19,10 +19,13 @@ def register(subparsers) -> None:
     p.add_argument("--encoder", required=True, help="encoder.pt from train-encoder")
     p.add_argument("--images", required=True, metavar="ROOT", help="image folder")
     p.add_argument("--out", required=True, metavar="ENC", help="output folder")
-    p.add_argument("--full-size", type=int, default=None, help="full-size side (default: the encoder's, 272)")
-    p.add_argument("--oversize", choices=OVERSIZE, default="pad",
+    p.add_argument("--full-size", type=int, default=None,
+                   help="full-size side (default: the encoder's field if it was trained on one, else its "
+                        "full size, 272)")
+    p.add_argument("--oversize", choices=OVERSIZE, default=None,
                    help="images larger than --full-size: pad all to the set's largest side (nothing cut), "
-                        "resize them to fit, or centre-crop them")
+                        "resize them to fit, or centre-crop them (default: crop for an encoder trained on "
+                        "a --field, else pad)")
     p.add_argument("--layout", choices=("labeled", "encoder_test", "flat"), default=None,
                    help="image layout; detected from the folder depth when not given")
     p.add_argument("--strict", action="store_true", help="fail on any bad file instead of skipping it")

@@ -18,6 +18,10 @@ Full size (METHOD.md Step 1): each image zero-padded, centred, to
   the border of the frame (the cell is centred in CellaVision crops, but a
   large cell can lose its edge).
 
+An encoder trained with a ``field`` (views cut from the centred field x field
+square) encodes that same centred square by default: ``full_size`` = field,
+oversize ``crop``; the image is otherwise treated alike (padded if smaller).
+
 The summary (and ``encode.json``) says what was done to how many images.
 """
 from __future__ import annotations
@@ -113,6 +117,17 @@ def load_encoder(path) -> tuple[torch.nn.Module, dict]:
     return encoder, config
 
 
+def encode_geometry(config: dict, full_size: int | None = None, oversize: str | None = None) -> tuple[int, str]:
+    """(side, oversize) an encoder's images are encoded at: the caller's choice, else the
+    encoder's field (centre crop) when it was trained on one, else its full size, padded."""
+    field = config.get("field")
+    if full_size is None:
+        full_size = field if field else config.get("full_size", DEFAULT_FULL_SIZE)
+    if oversize is None:
+        oversize = "crop" if field else "pad"
+    return int(full_size), oversize
+
+
 # ---------------------------------------------------------------- full-size images
 class FullSizeImages(Dataset):
     """Images -> (float 3 x S x S tensor in [0, 1], index): zero-padded, centred.
@@ -204,7 +219,7 @@ def encode_dataset(encoder: torch.nn.Module, dataset: Dataset, out: np.ndarray |
     return out
 
 
-def encode_scan(encoder_path, scan, out_dir, *, full_size: int | None = None, oversize: str = "pad",
+def encode_scan(encoder_path, scan, out_dir, *, full_size: int | None = None, oversize: str | None = None,
                 batch_size: int = 32, workers: int = 2, progress: bool = True, device: str = "cpu") -> dict:
     """Encode every image of a ``ScanResult`` and write the encoding set atomically.
 
@@ -217,7 +232,7 @@ def encode_scan(encoder_path, scan, out_dir, *, full_size: int | None = None, ov
     records = list(scan.images)
     if not records:
         raise InputError("no usable images to encode", getattr(scan, "root", None))
-    full_size = int(full_size or config.get("full_size", DEFAULT_FULL_SIZE))
+    full_size, oversize = encode_geometry(config, full_size, oversize)
     scale = float(config.get("scale", 1.0))
     dataset = FullSizeImages([r.path for r in records], [(r.width, r.height) for r in records],
                              full_size, oversize, scale, uint8=True)
@@ -241,7 +256,7 @@ def encode_scan(encoder_path, scan, out_dir, *, full_size: int | None = None, ov
     summary = {
         "images": len(records), "layout": scan.layout, "dim": int(encoder.dim),
         "encoder": str(encoder_path), "backbone": config["backbone"], "pooling": config["pooling"],
-        "scale": scale, "full_size": full_size, "oversize": oversize,
+        "scale": scale, "field": config.get("field"), "full_size": full_size, "oversize": oversize,
         "oversize_images": int(dataset.oversize_count), "input_size": int(dataset.output_size),
         "treatment": dataset.describe(), "seconds": round(seconds, 3),
         "images_per_second": round(len(records) / seconds, 2) if seconds > 0 else None,

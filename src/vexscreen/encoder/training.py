@@ -36,7 +36,7 @@ from .. import __version__
 from ..data.atomic import write_csv, write_json
 from ..data.errors import InputError
 from .backbones import DEFAULT_BACKBONE, get_spec, IMAGENET_MEAN, IMAGENET_STD
-from .inference import DEFAULT_FULL_SIZE, FullSizeImages, encode_dataset, save_encoder
+from .inference import DEFAULT_FULL_SIZE, FullSizeImages, encode_dataset, encode_geometry, save_encoder
 from .config import TrainConfig
 from .module import ContrastiveModule
 from .probe import probe_accuracy
@@ -48,10 +48,12 @@ METRICS_COLUMNS = ["epoch", "loss", "lr", "probe_accuracy", "best_loss", "second
 class ProbeCallback(Callback):
     """Per epoch: the study's probe on the labeled images (rank 0 only)."""
 
-    def __init__(self, scan, full_size: int, scale: float, batch_size: int = 32, workers: int = 0):
+    def __init__(self, scan, full_size: int, scale: float, batch_size: int = 32, workers: int = 0,
+                 field: int | None = None):
         self.meta = scan.metadata()
+        size, oversize = encode_geometry({"full_size": full_size, "field": field})
         self.dataset = FullSizeImages([r.path for r in scan.images], [(r.width, r.height) for r in scan.images],
-                                      full_size, "pad", scale)
+                                      size, oversize, scale)
         self.batch_size, self.workers = batch_size, workers
         self.last = (float("nan"), "")
 
@@ -129,7 +131,7 @@ def encoder_config(cfg: TrainConfig, n_images: int) -> dict:
     spec = get_spec(cfg.backbone)
     return {
         "backbone": cfg.backbone, "pooling": cfg.pooling, "dim": spec.dim,
-        "full_size": cfg.full_size, "scale": cfg.scale,
+        "full_size": cfg.full_size, "scale": cfg.scale, "field": cfg.field,
         "normalisation": {"mean": list(IMAGENET_MEAN), "std": list(IMAGENET_STD), "input": "RGB in [0, 1]"},
         "training": {"method": cfg.method, "queue_size": cfg.queue_size, "temperature": cfg.temperature,
                      "lr": cfg.lr, "batch_size": cfg.batch_size, "max_epochs": cfg.epochs, "seed": cfg.seed,
@@ -161,6 +163,8 @@ def train_encoder(images, run, cfg: TrainConfig | None = None, *, probe=None, re
             old["epochs"] = max(int(old["epochs"]), int(cfg.epochs)) if cfg.epochs else old["epochs"]
             cfg = TrainConfig(**{k: v for k, v in old.items() if k in TrainConfig.__dataclass_fields__})
     get_spec(cfg.backbone)
+    if cfg.field is not None and cfg.field < cfg.crop:
+        raise InputError(f"--field {cfg.field} is smaller than --crop {cfg.crop}: views are cut from the field")
     if cfg.crop < get_spec(cfg.backbone).min_size:
         raise InputError(f"--crop {cfg.crop} is below {cfg.backbone}'s minimum input side "
                          f"{get_spec(cfg.backbone).min_size}")
@@ -171,7 +175,7 @@ def train_encoder(images, run, cfg: TrainConfig | None = None, *, probe=None, re
         probe_scan = scan_images(probe, progress=False)
         if not probe_scan.images:
             raise InputError("no usable images for the probe", probe)
-        probe_cb = ProbeCallback(probe_scan, cfg.full_size, cfg.scale)
+        probe_cb = ProbeCallback(probe_scan, cfg.full_size, cfg.scale, field=cfg.field)
     run.mkdir(parents=True, exist_ok=True)
     write_json(run / "config.json", {"train": asdict(cfg), "images": str(images), "n_images": len(paths),
                                      "probe": None if probe is None else str(probe)})
@@ -180,7 +184,7 @@ def train_encoder(images, run, cfg: TrainConfig | None = None, *, probe=None, re
     module = ContrastiveModule(cfg.backbone, cfg.pooling, None if resume else cfg.weights, cfg.method,
                                cfg.queue_size, cfg.temperature, cfg.lr, cfg.head_hidden, cfg.head_out, cfg.seed,
                                cfg.lr_patience, cfg.lr_floor, cfg.min_delta)
-    dataset = ViewPairDataset(paths, cfg.crop, cfg.scale, cfg.color_jitter)
+    dataset = ViewPairDataset(paths, cfg.crop, cfg.scale, cfg.color_jitter, cfg.field)
     loader = DataLoader(dataset, batch_size=cfg.batch_size, shuffle=True, num_workers=cfg.workers,
                         drop_last=len(paths) > cfg.batch_size, persistent_workers=cfg.workers > 0,
                         generator=torch.Generator().manual_seed(cfg.seed))

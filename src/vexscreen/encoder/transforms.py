@@ -9,6 +9,12 @@ inside the encoder, so views are float [0, 1] tensors.
 ``scale`` (default 1.0, the study) resizes every image by that factor first;
 the same factor is stored in encoder.pt and applied by ``encode``, so training
 crops and full-size encodings see cells at the same pixel size.
+
+``field`` (default None, the study) restricts the views to the centred
+``field`` x ``field`` square of each image (after rotation about the centre),
+where the analyser puts the leukocyte: every view then shows the cell, not the
+red cells and background around it, and can be taken at full resolution for
+the cost of a small crop. ``encode`` then sees that same centred square.
 """
 from __future__ import annotations
 
@@ -45,8 +51,12 @@ class TwoViews:
     so that stain and lighting, which differ from smear to smear, cannot solve the task.
     """
 
-    def __init__(self, crop: int = 128, rotation: float = 180.0, color_jitter: float = 0.0):
+    def __init__(self, crop: int = 128, rotation: float = 180.0, color_jitter: float = 0.0,
+                 field: int | None = None):
         self.crop = int(crop)
+        self.field = None if field is None else int(field)
+        if self.field is not None and self.field < self.crop:
+            raise ValueError(f"field {self.field} is smaller than the crop {self.crop}")
         s = float(color_jitter)
         self.color = None if s <= 0 else v2.Compose([
             v2.RandomApply([v2.ColorJitter(0.8 * s, 0.8 * s, 0.8 * s, min(0.5, 0.2 * s))], p=0.8),
@@ -59,7 +69,14 @@ class TwoViews:
         ])
 
     def one(self, img: torch.Tensor) -> torch.Tensor:
-        x = center_pad(self.view(img), self.crop)
+        if self.field is not None:
+            # rotate only what can reach the field: its circumscribed square, then the field
+            reach = math.ceil(self.field * math.sqrt(2)) + 2
+            img = TF.center_crop(img, [min(reach, img.shape[-2]), min(reach, img.shape[-1])])
+            x = TF.center_crop(self.view(img), [self.field, self.field])  # pads with 0 if smaller
+        else:
+            x = self.view(img)
+        x = center_pad(x, self.crop)
         h, w = x.shape[-2:]
         top = int(torch.randint(0, h - self.crop + 1, (1,)))
         left = int(torch.randint(0, w - self.crop + 1, (1,)))
@@ -81,10 +98,11 @@ def read_image_tensor(path, scale: float = 1.0) -> torch.Tensor:
 class ViewPairDataset(Dataset):
     """Images (paths) -> pairs of views; the unlabeled training pool."""
 
-    def __init__(self, paths, crop: int = 128, scale: float = 1.0, color_jitter: float = 0.0):
+    def __init__(self, paths, crop: int = 128, scale: float = 1.0, color_jitter: float = 0.0,
+                 field: int | None = None):
         self.paths = [str(p) for p in paths]
         self.scale = float(scale)
-        self.views = TwoViews(crop, color_jitter=color_jitter)
+        self.views = TwoViews(crop, color_jitter=color_jitter, field=field)
 
     def __len__(self):
         return len(self.paths)

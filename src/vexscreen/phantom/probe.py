@@ -1,0 +1,93 @@
+"""What an encoder sees, measured on a phantom: one morphology feature at a time.
+
+The group comparisons of Step 2b say *whether* an encoder separates patients;
+this probe says *why not* when it doesn't. For each feature the phantom drew
+(truth.csv), within the one group that carries it (so the group's other
+features cannot stand in for it), a logistic regression on the standardised
+encodings predicts "this cell has the feature" with folds grouped by patient
+(no patient in both train and test); the score is the ROC-AUC of the
+out-of-fold predictions. 0.5 = the encodings hold nothing of the feature.
+
+Features: neutrophil vacuoles (VEXAS), pseudo-Pelger nuclei and hypogranulation
+(MDS), toxic granulation (UBA1-WT); monocyte vacuoles (VEXAS); lymphocyte size
+and blebs (all groups).
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import roc_auc_score
+from sklearn.model_selection import StratifiedGroupKFold
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from ..data.errors import InputError
+
+#: cell type -> [(feature, group that carries it or None for all, truth row -> bool)]
+FEATURES = {
+    "PN": [("vacuoles", "VEXAS", lambda t: t["n_vacuoles_drawn"] > 0),
+           ("pseudo-Pelger nucleus", "MDS", lambda t: t["nucleus_shape"] == "pelger"),
+           ("hypogranular", "MDS", lambda t: t["granulation"].isin(["none", "low"])),
+           ("toxic granulation", "UBA1-WT", lambda t: t["granulation"] == "high")],
+    "MO": [("vacuoles", "VEXAS", lambda t: t["n_vacuoles_drawn"] > 0)],
+    "LY": [("large", None, lambda t: t["large"].astype(str) == "True"),
+           ("blebs", None, lambda t: t["blebs"] > 0)],
+}
+MIN_POSITIVES = 8  # fewer cells with (or without) the feature: no score
+
+
+def _truth_for(meta: pd.DataFrame, truth: pd.DataFrame, cell_type: str) -> pd.DataFrame:
+    """truth rows in the order of the encodings (metadata IMAGE = path under the cell-type folder)."""
+    t = truth[(truth["set"] == "cohort") & (truth["cell_type"] == cell_type)].copy()
+    t["IMAGE"] = t["path"].str.slice(len(cell_type) + 1)
+    t = t.set_index("IMAGE")
+    missing = ~meta["IMAGE"].isin(t.index)
+    if missing.any():
+        raise InputError(f"{int(missing.sum())} encoded image(s) not in truth.csv, e.g. "
+                         f"{meta['IMAGE'][missing].iloc[0]!r}: encodings and phantom do not match")
+    return t.loc[meta["IMAGE"].to_numpy()].reset_index()
+
+
+def morphology_probe(X: np.ndarray, meta: pd.DataFrame, truth: pd.DataFrame, cell_type: str,
+                     n_splits: int = 5) -> list[dict]:
+    """One row per feature of ``cell_type``: group, cells, positives, patients, out-of-fold AUC."""
+    X = np.asarray(X, dtype=np.float64)
+    if len(X) != len(meta):
+        raise InputError(f"{len(X)} encodings for {len(meta)} metadata rows")
+    t = _truth_for(meta, truth, cell_type)
+    rows = []
+    for name, group, has in FEATURES.get(cell_type, []):
+        keep = np.ones(len(t), bool) if group is None else (t["group"] == group).to_numpy()
+        y = has(t).to_numpy()[keep].astype(int)
+        patients = t["patient"].to_numpy()[keep]
+        row = {"cell_type": cell_type, "feature": name, "group": group or "all", "cells": int(keep.sum()),
+               "positives": int(y.sum()), "patients": int(len(set(patients))), "auc": float("nan")}
+        k = min(n_splits, len(set(patients)))
+        if min(y.sum(), len(y) - y.sum()) < MIN_POSITIVES or k < 2:
+            row["note"] = "too few cells with/without the feature, or patients, to score"
+            rows.append(row)
+            continue
+        scores = np.full(len(y), np.nan)
+        folds = StratifiedGroupKFold(n_splits=k, shuffle=False)
+        for tr, te in folds.split(X[keep], y, patients):
+            if len(set(y[tr])) < 2:
+                continue
+            model = make_pipeline(StandardScaler(), LogisticRegression(C=0.1, max_iter=2000))
+            model.fit(X[keep][tr], y[tr])
+            scores[te] = model.decision_function(X[keep][te])
+        ok = np.isfinite(scores)
+        if len(set(y[ok])) == 2:
+            row["auc"] = float(roc_auc_score(y[ok], scores[ok]))
+        rows.append(row)
+    return rows
+
+
+def format_probe(rows: list[dict]) -> str:
+    """Plain-text table of :func:`morphology_probe` rows."""
+    lines = [f"{'cell':<5}{'feature':<24}{'within':<9}{'cells':>6}{'with':>6}{'AUC':>7}"]
+    for r in rows:
+        auc = "  n/a" if not np.isfinite(r["auc"]) else f"{r['auc']:.2f}"
+        lines.append(f"{r['cell_type']:<5}{r['feature']:<24}{r['group']:<9}{r['cells']:>6}{r['positives']:>6}"
+                     f"{auc:>7}")
+    return "\n".join(lines)
