@@ -52,6 +52,7 @@ def main():
     ap.add_argument("--tag", default="trained", help="name of the trained variant's output folder")
     ap.add_argument("--cohorts", default="study,null")
     ap.add_argument("--untrained", action="store_true", help="also run the untrained baseline")
+    ap.add_argument("--untrained-only", action="store_true", help="only the untrained baseline")
     ap.add_argument("--workers", type=int, default=2)
     args = ap.parse_args()
     cfg = demo_train_config(max_images=args.max_images, epochs=args.epochs or 5)
@@ -72,10 +73,14 @@ def main():
         print(f"[{cohort}] phantom ready in {time.perf_counter() - t:.0f} s")
         # the null cohort is encoded by the encoder trained on the study cohort's images:
         # whatever it has learned, with no group phenotype any signal would be leakage
-        variants = [(args.tag, summary[("study", args.tag)]["encoder"]
-                     if cohort == "null" and ("study", args.tag) in summary else None)]
-        if args.untrained:
-            variants.insert(0, ("untrained", untrained_encoder(args.out / f"untrained_{cohort}.pt", cfg)))
+        study_encoder = args.out / f"study_{args.tag}" / "encoder" / "encoder.pt"
+        if cohort == "null" and not study_encoder.is_file() and not args.untrained_only:
+            raise SystemExit(f"the null cohort is encoded by the study cohort's encoder: run --cohorts study "
+                             f"first ({study_encoder} missing)")
+        variants = [] if args.untrained_only else [(args.tag, study_encoder if cohort == "null" else None)]
+        if args.untrained or args.untrained_only:
+            name = "untrained" if args.tag == "trained" else f"untrained_{args.tag}"
+            variants.insert(0, (name, untrained_encoder(args.out / f"{name}_{cohort}.pt", cfg)))
         for name, enc in variants:
             r = run_image_pipeline(ph, args.out / f"{cohort}_{name}", cfg, encoder_path=enc,
                                    encode_workers=args.workers, progress=True)

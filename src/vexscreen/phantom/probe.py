@@ -5,8 +5,11 @@ this probe says *why not* when it doesn't. For each feature the phantom drew
 (truth.csv), within the one group that carries it (so the group's other
 features cannot stand in for it), a logistic regression on the standardised
 encodings predicts "this cell has the feature" with folds grouped by patient
-(no patient in both train and test); the score is the ROC-AUC of the
-out-of-fold predictions. 0.5 = the encodings hold nothing of the feature.
+(no patient in both train and test); the score is the mean over the folds of
+the ROC-AUC within each held-out fold. (Pooling the out-of-fold scores instead
+is biased below 0.5 with few patients, like leave-one-patient-out: each fold's
+intercept shifts against its held-out patients' prevalence.) 0.5 = the
+encodings hold nothing of the feature.
 
 Features: neutrophil vacuoles (VEXAS), pseudo-Pelger nuclei and hypogranulation
 (MDS), toxic granulation (UBA1-WT); monocyte vacuoles (VEXAS); lymphocyte size
@@ -68,17 +71,17 @@ def morphology_probe(X: np.ndarray, meta: pd.DataFrame, truth: pd.DataFrame, cel
             row["note"] = "too few cells with/without the feature, or patients, to score"
             rows.append(row)
             continue
-        scores = np.full(len(y), np.nan)
-        folds = StratifiedGroupKFold(n_splits=k, shuffle=False)
-        for tr, te in folds.split(X[keep], y, patients):
-            if len(set(y[tr])) < 2:
+        aucs = []
+        Xk = X[keep]
+        for tr, te in StratifiedGroupKFold(n_splits=k, shuffle=False).split(Xk, y, patients):
+            if len(set(y[tr])) < 2 or len(set(y[te])) < 2:
                 continue
             model = make_pipeline(StandardScaler(), LogisticRegression(C=0.1, max_iter=2000))
-            model.fit(X[keep][tr], y[tr])
-            scores[te] = model.decision_function(X[keep][te])
-        ok = np.isfinite(scores)
-        if len(set(y[ok])) == 2:
-            row["auc"] = float(roc_auc_score(y[ok], scores[ok]))
+            model.fit(Xk[tr], y[tr])
+            aucs.append(roc_auc_score(y[te], model.decision_function(Xk[te])))
+        row["folds"] = len(aucs)
+        if aucs:
+            row["auc"] = float(np.mean(aucs))
         rows.append(row)
     return rows
 
