@@ -47,7 +47,8 @@ def main():
     ap.add_argument("--max-images", type=int, default=1200)
     ap.add_argument("--crop", type=int, default=None)
     ap.add_argument("--color-jitter", type=float, default=None)
-    ap.add_argument("--field", type=int, default=None, help="views and encode from the centred N x N square")
+    ap.add_argument("--field", type=int, default=None,
+                    help="views and encode from the centred N x N square (0 = whole image; default: the demo's)")
     ap.add_argument("--image-scale", type=float, default=None, help="train/encode images at this scale")
     ap.add_argument("--tag", default="trained", help="name of the trained variant's output folder")
     ap.add_argument("--cohorts", default="study,null")
@@ -62,8 +63,8 @@ def main():
         cfg.color_jitter = args.color_jitter
     if args.image_scale:
         cfg.scale = args.image_scale
-    if args.field:
-        cfg.field = args.field
+    if args.field is not None:
+        cfg.field = args.field or None
     summary = {}
     for cohort in args.cohorts.split(","):
         t = time.perf_counter()

@@ -29,11 +29,12 @@ DEMO_PHANTOM = dict(cohort="study", scale=0.02, seed=0, encoder_test_per_group=2
 def demo_train_config(max_images: int = 600, epochs: int = 4):
     """CPU-sized training settings (README, "The proof"): the study's loss and geometric views
     plus colour distortion (without it the encoder learns the smear's stain, not the cell),
-    batch 64, Adam 1e-3, images at 0.75 scale so a 160 px crop holds the cell."""
+    batch 64, Adam 1e-3, and 128 px views cut at full resolution from the centred 192 px
+    field that holds the cell (``field``; encode sees that field too)."""
     from .encoder.config import TrainConfig
 
     return TrainConfig(backbone="resnet18", batch_size=64, lr=1e-3, lr_floor=1e-5, epochs=epochs,
-                       scale=0.75, crop=160, color_jitter=0.5, queue_size=0, workers=2,
+                       scale=1.0, crop=128, field=192, color_jitter=0.5, queue_size=0, workers=2,
                        max_images=max_images)
 
 

@@ -55,7 +55,8 @@ def test_group_confound_alone_does_not_score():
 def test_too_few_cells_and_mismatch():
     truth, meta, rng = _phantom(n_patients=1, cells=10)
     rows = morphology_probe(rng.normal(size=(len(meta), 4)), meta, truth, "PN")
-    assert all(np.isnan(r["auc"]) and r["note"] for r in rows)
+    assert all(r["auc"] is None and r["note"] for r in rows)
+    assert "n/a" in format_probe(rows)
     bad = meta.copy()
     bad.loc[0, "IMAGE"] = "VEXAS/nobody/s/cell_99999.png"
     with pytest.raises(InputError, match="not in truth.csv"):

@@ -13,7 +13,8 @@ from vexscreen.pipeline import format_summary, run_image_pipeline
 def test_phantom_to_summary(tmp_path):
     ph = make_cohort(tmp_path / "ph", cohort="small", scale=0.5, seed=1, workers=1,
                      encoder_test_per_group=5)
-    cfg = TrainConfig(batch_size=8, lr=1e-3, epochs=1, scale=0.25, crop=64, full_size=96, workers=0,
+    # as the demo: views from the centred field, encode that field (90 px frames at scale 0.25)
+    cfg = TrainConfig(batch_size=8, lr=1e-3, epochs=1, scale=0.25, crop=64, field=72, full_size=96, workers=0,
                       max_images=32, color_jitter=0.5)
     r = run_image_pipeline(ph, tmp_path / "run", cfg, progress=False, encode_workers=0,
                            evaluate_kwargs={"iterations": 2, "aggregates": 10})
@@ -22,6 +23,8 @@ def test_phantom_to_summary(tmp_path):
     for ct in ("PN", "MO", "LY"):
         assert (out / "encodings" / ct / "encodings.npy").is_file()
         assert (out / "encodings" / f"encoder_test_{ct}" / "encoder_test_encodings.npy").is_file()
+        enc = json.loads((out / "encodings" / ct / "encode.json").read_text())
+        assert (enc["field"], enc["input_size"], enc["oversize"]) == (72, 72, "crop")
     # 4 comparisons for each of the 3 cell types, each with both patient-level figures
     assert len(r["rows"]) == 12
     assert all(0 <= row["auc"] <= 1 and row["pair_auc"] is not None for row in r["rows"])
@@ -29,4 +32,6 @@ def test_phantom_to_summary(tmp_path):
     assert [row["comparison"] for row in summary["rows"]][:4] == [
         "VEXAS vs UBA1-WT", "VEXAS vs MDS", "UBA1-WT vs MDS", "VEXAS vs MDS+UBA1-WT"]
     assert set(r["consistency"]) == {"PN", "MO", "LY"}
+    # the morphology probe ran on the phantom's truth (a row per drawn feature)
+    assert {(p["cell_type"], p["feature"]) for p in r["probe"]} >= {("PN", "vacuoles"), ("MO", "vacuoles")}
     assert "0.87 [0.75-0.95]" in format_summary(r["rows"])  # the published figure beside ours

@@ -54,7 +54,8 @@ def _truth_for(meta: pd.DataFrame, truth: pd.DataFrame, cell_type: str) -> pd.Da
 
 def morphology_probe(X: np.ndarray, meta: pd.DataFrame, truth: pd.DataFrame, cell_type: str,
                      n_splits: int = 5) -> list[dict]:
-    """One row per feature of ``cell_type``: group, cells, positives, patients, out-of-fold AUC."""
+    """One row per feature of ``cell_type``: group, cells, positives, patients, mean within-fold
+    AUC (None, with a ``note``, when there are too few cells or patients to score)."""
     X = np.asarray(X, dtype=np.float64)
     if len(X) != len(meta):
         raise InputError(f"{len(X)} encodings for {len(meta)} metadata rows")
@@ -65,7 +66,7 @@ def morphology_probe(X: np.ndarray, meta: pd.DataFrame, truth: pd.DataFrame, cel
         y = has(t).to_numpy()[keep].astype(int)
         patients = t["patient"].to_numpy()[keep]
         row = {"cell_type": cell_type, "feature": name, "group": group or "all", "cells": int(keep.sum()),
-               "positives": int(y.sum()), "patients": int(len(set(patients))), "auc": float("nan")}
+               "positives": int(y.sum()), "patients": int(len(set(patients))), "auc": None}
         k = min(n_splits, len(set(patients)))
         if min(y.sum(), len(y) - y.sum()) < MIN_POSITIVES or k < 2:
             row["note"] = "too few cells with/without the feature, or patients, to score"
@@ -82,6 +83,8 @@ def morphology_probe(X: np.ndarray, meta: pd.DataFrame, truth: pd.DataFrame, cel
         row["folds"] = len(aucs)
         if aucs:
             row["auc"] = float(np.mean(aucs))
+        else:
+            row["note"] = "no fold with cells both with and without the feature"
         rows.append(row)
     return rows
 
@@ -90,7 +93,7 @@ def format_probe(rows: list[dict]) -> str:
     """Plain-text table of :func:`morphology_probe` rows."""
     lines = [f"{'cell':<5}{'feature':<24}{'within':<9}{'cells':>6}{'with':>6}{'AUC':>7}"]
     for r in rows:
-        auc = "  n/a" if not np.isfinite(r["auc"]) else f"{r['auc']:.2f}"
+        auc = "n/a" if r["auc"] is None else f"{r['auc']:.2f}"
         lines.append(f"{r['cell_type']:<5}{r['feature']:<24}{r['group']:<9}{r['cells']:>6}{r['positives']:>6}"
                      f"{auc:>7}")
     return "\n".join(lines)
