@@ -25,6 +25,7 @@ def test_phantom_to_summary(tmp_path):
         assert (out / "encodings" / f"encoder_test_{ct}" / "encoder_test_encodings.npy").is_file()
         enc = json.loads((out / "encodings" / ct / "encode.json").read_text())
         assert (enc["field"], enc["input_size"], enc["oversize"]) == (72, 72, "crop")
+        assert "centred 72 x 72 field" in enc["treatment"]
     # 4 comparisons for each of the 3 cell types, each with both patient-level figures
     assert len(r["rows"]) == 12
     assert all(0 <= row["auc"] <= 1 and row["pair_auc"] is not None for row in r["rows"])

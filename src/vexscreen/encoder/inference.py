@@ -253,12 +253,17 @@ def encode_scan(encoder_path, scan, out_dir, *, full_size: int | None = None, ov
         del mm
     seconds = time.perf_counter() - t0
     write_csv(out_dir / f"{prefix}metadata.csv", meta)
+    treatment = dataset.describe()
+    if config.get("field") and (full_size, oversize) == (int(config["field"]), "crop"):
+        treatment = (f"the encoder's centred {full_size} x {full_size} field, as it was trained: "
+                     f"{dataset.oversize_count} of {len(records)} images centre-cropped to it, "
+                     f"the others padded")
     summary = {
         "images": len(records), "layout": scan.layout, "dim": int(encoder.dim),
         "encoder": str(encoder_path), "backbone": config["backbone"], "pooling": config["pooling"],
         "scale": scale, "field": config.get("field"), "full_size": full_size, "oversize": oversize,
         "oversize_images": int(dataset.oversize_count), "input_size": int(dataset.output_size),
-        "treatment": dataset.describe(), "seconds": round(seconds, 3),
+        "treatment": treatment, "seconds": round(seconds, 3),
         "images_per_second": round(len(records) / seconds, 2) if seconds > 0 else None,
         "files": [f"{prefix}encodings.npy", f"{prefix}metadata.csv"],
     }
