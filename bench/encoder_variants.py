@@ -1,0 +1,141 @@
+"""Encoder variants against the phantom's morphology probe: does an encoder see the VEXAS vacuoles?
+
+Each variant is the demo's training (ResNet18, NNCLR queue 0, batch 64, Adam 1e-3,
+colour distortion 0.5, 128 px views from the centred 192 px field at full
+resolution, 1,000 images of the proof's study phantom) with some settings
+changed; it is trained, then probed on a larger phantom's cells (`--probe-phantom`,
+default the study phantom at scale 0.2: 694 VEXAS neutrophils, 184 of them
+vacuolated): within VEXAS neutrophils and monocytes, vacuolated vs not; within
+UBA1-WT neutrophils, toxic granulation vs not (`vexscreen.phantom.probe`).
+
+Run: `.venv/bin/python bench/encoder_variants.py [--variants untrained,field192,...]`
+(needs `bench/phantom_proof.py` run first for the training pool; finished variants
+are kept). Writes bench/out/variants/<name>/ and prints one table. Variants are
+trained 6 epochs unless set; the README's `field192` row is the proof's own
+encoder (4 epochs, then `--resume` to 10), copied into place.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import pandas as pd
+from PIL import Image
+
+VARIANTS = {
+    "untrained": {"epochs": 0},
+    "field192": {"epochs": 10},                                 # the demo's settings, the proof's encoder
+    "field192_max": {"pooling": "max"},                         # max pooling keeps sparse local features
+    "scale1.5_field288_crop160": {"scale": 1.5, "field": 288, "crop": 160},
+    "scale2_field384_crop128": {"scale": 2.0, "field": 384, "crop": 128},   # local zoomed views
+}
+
+
+def train_variant(name: str, settings: dict, pool: Path, out: Path) -> Path:
+    from vexscreen.demo import demo_train_config
+
+    settings = dict(settings)
+    epochs = settings.pop("epochs", 6)
+    cfg = demo_train_config(max_images=1000, epochs=max(epochs, 1))
+    for k, v in settings.items():
+        setattr(cfg, k, v)
+    run = out / name
+    if (run / "encoder.pt").is_file():
+        return run / "encoder.pt"
+    if epochs == 0:
+        import lightning as L
+
+        from vexscreen.encoder.inference import save_encoder
+        from vexscreen.encoder.module import ContrastiveModule
+        from vexscreen.encoder.training import encoder_config
+
+        L.seed_everything(cfg.seed, verbose=False)
+        conf = encoder_config(cfg, 0)
+        conf["training"] = None
+        run.mkdir(parents=True, exist_ok=True)
+        return save_encoder(run / "encoder.pt", ContrastiveModule(cfg.backbone, cfg.pooling).encoder, conf)
+    from vexscreen.encoder.training import train_encoder
+
+    train_encoder(pool, run, cfg, progress=True)
+    return run / "encoder.pt"
+
+
+def probe_variant(encoder_path: Path, phantom: Path) -> list[dict]:
+    from vexscreen.encoder.inference import FullSizeImages, encode_dataset, encode_geometry, load_encoder
+    from vexscreen.phantom import read_truth
+    from vexscreen.phantom.probe import morphology_probe
+
+    truth = read_truth(phantom)
+    encoder, config = load_encoder(encoder_path)
+    size, oversize = encode_geometry(config)
+    rows = []
+    for ct, groups in (("PN", ("VEXAS", "UBA1-WT")), ("MO", ("VEXAS",))):
+        t = truth[(truth["set"] == "cohort") & (truth["cell_type"] == ct) & truth["group"].isin(groups)]
+        paths = [phantom / p for p in t["path"]]
+        sizes = []
+        for p in paths:
+            with Image.open(p) as im:  # header only
+                sizes.append(im.size)
+        ds = FullSizeImages(paths, sizes, size, oversize, config.get("scale", 1.0))
+        X = encode_dataset(encoder, ds, workers=2, desc=f"encode {ct}")
+        meta = pd.DataFrame({"IMAGE": t["path"].str.slice(len(ct) + 1).to_numpy()})
+        rows += [r for r in morphology_probe(X, meta, truth, ct) if r["auc"] is not None]
+    return rows
+
+
+def vacuole_contrast(phantom: Path, cells: int = 60) -> str:
+    """How visible the drawn vacuoles are: grey level inside each vacuole (inner 70%) minus the
+    ring 2-6 px outside it, against that ring's own spread (first ``cells`` vacuolated VEXAS PN)."""
+    import numpy as np
+
+    from vexscreen.phantom import read_truth
+
+    t = read_truth(phantom)
+    t = t[(t["set"] == "cohort") & (t["cell_type"] == "PN") & (t["group"] == "VEXAS")
+          & (t["n_vacuoles_drawn"] > 0)].head(cells)
+    diff, spread = [], []
+    for _, r in t.iterrows():
+        with Image.open(phantom / r["path"]) as im:
+            g = np.asarray(im.convert("L"), dtype=float)
+        yy, xx = np.mgrid[:g.shape[0], :g.shape[1]]
+        for c, rad in zip(r["vacuole_centers"].split(";"), r["vacuole_radii"].split(";")):
+            x, y = map(float, c.split(":"))
+            d = np.hypot(yy - y, xx - x)
+            ring = g[(d > float(rad) + 2) & (d < float(rad) + 6)]
+            diff.append(g[d < 0.7 * float(rad)].mean() - ring.mean())
+            spread.append(ring.std())
+    return (f"vacuole contrast ({len(diff)} vacuoles): inside minus surrounding ring {np.median(diff):.0f} "
+            f"grey levels (10-90%: {np.percentile(diff, 10):.0f}-{np.percentile(diff, 90):.0f}); "
+            f"ring standard deviation {np.median(spread):.0f}")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--variants", default=",".join(VARIANTS))
+    ap.add_argument("--pool", type=Path, default=Path("bench/out/proof/study_f192/pool"))
+    ap.add_argument("--probe-phantom", type=Path, default=Path("bench/out/variants/phantom_study_0.2"))
+    ap.add_argument("--out", type=Path, default=Path("bench/out/variants"))
+    args = ap.parse_args()
+    if not args.pool.is_dir():
+        raise SystemExit(f"{args.pool} missing: run bench/phantom_proof.py first (its training pool)")
+    from vexscreen.phantom import make_cohort
+
+    make_cohort(args.probe_phantom, cohort="study", scale=0.2, seed=0, workers=2, encoder_test_per_group=20,
+                progress=True)
+    print(vacuole_contrast(args.probe_phantom))
+    table = []
+    for name in args.variants.split(","):
+        enc = train_variant(name, VARIANTS[name], args.pool, args.out)
+        result = args.out / name / "probe.json"
+        if result.is_file():
+            rows = json.loads(result.read_text())
+        else:
+            rows = probe_variant(enc, args.probe_phantom)
+            result.write_text(json.dumps(rows, indent=1))
+        table.append({"variant": name, **{f"{r['cell_type']} {r['feature']}": round(r["auc"], 2) for r in rows}})
+        print(pd.DataFrame(table).to_string(index=False), flush=True)
+
+
+if __name__ == "__main__":
+    main()
