@@ -29,6 +29,7 @@ VARIANTS = {
     "field192_max": {"pooling": "max"},                         # max pooling keeps sparse local features
     "scale1.5_field288_crop160": {"scale": 1.5, "field": 288, "crop": 160},
     "scale2_field384_crop128": {"scale": 2.0, "field": 384, "crop": 128},   # local zoomed views
+    "field192_local64": {"local_crop": 64},                      # local-to-global pairs
 }
 
 

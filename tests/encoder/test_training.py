@@ -41,6 +41,20 @@ def test_same_seed_same_losses(flat_dir, tmp_path, small_cfg):
     assert load_encoder(tmp_path / "a" / "encoder.pt")[1]["training"]["method"] == "simclr"
 
 
+def test_field_and_local_crop_train_and_are_recorded(flat_dir, tmp_path, small_cfg):
+    """Views from the centred field, the second one a smaller patch: trains, and encode
+    will see the field."""
+    small_cfg.epochs, small_cfg.field, small_cfg.local_crop = 1, 40, 32
+    small_cfg.crop = 36
+    out = train_encoder(flat_dir, tmp_path / "r", small_cfg, progress=False)
+    assert math.isfinite(out["best_loss"])
+    cfg = load_encoder(tmp_path / "r" / "encoder.pt")[1]
+    assert cfg["field"] == 40 and cfg["training"]["local_crop"] == 32
+    small_cfg.local_crop = 48
+    with pytest.raises(InputError, match="--local-crop 48"):
+        train_encoder(flat_dir, tmp_path / "bad", small_cfg, progress=False)
+
+
 class _Interrupt(L.Callback):
     """Kill the run in the middle of epoch ``epoch``."""
 

@@ -96,3 +96,12 @@ def test_encode_geometry_follows_the_field():
     assert encode_geometry({"full_size": 272}) == (272, "pad")
     assert encode_geometry({"full_size": 272, "field": 192}) == (192, "crop")
     assert encode_geometry({"full_size": 272, "field": 192}, 300, "pad") == (300, "pad")
+
+
+def test_local_crop_makes_the_second_view_a_smaller_patch_of_the_same_field():
+    torch.manual_seed(0)
+    img = _disc(size=80, radius=30)
+    v1, v2 = TwoViews(crop=48, field=64, local_crop=24)(img)
+    assert v1.shape == (3, 48, 48) and v2.shape == (3, 24, 24)
+    with pytest.raises(ValueError, match="local crop"):
+        TwoViews(crop=48, local_crop=64)

@@ -52,8 +52,11 @@ class TwoViews:
     """
 
     def __init__(self, crop: int = 128, rotation: float = 180.0, color_jitter: float = 0.0,
-                 field: int | None = None):
+                 field: int | None = None, local_crop: int | None = None):
         self.crop = int(crop)
+        self.local_crop = None if local_crop is None else int(local_crop)
+        if self.local_crop is not None and not 0 < self.local_crop <= self.crop:
+            raise ValueError(f"local crop {self.local_crop} must be in (0, crop {self.crop}]")
         self.field = None if field is None else int(field)
         if self.field is not None and self.field < self.crop:
             raise ValueError(f"field {self.field} is smaller than the crop {self.crop}")
@@ -68,7 +71,8 @@ class TwoViews:
             v2.RandomRotation(rotation, interpolation=v2.InterpolationMode.BILINEAR, fill=0),
         ])
 
-    def one(self, img: torch.Tensor) -> torch.Tensor:
+    def one(self, img: torch.Tensor, crop: int | None = None) -> torch.Tensor:
+        crop = self.crop if crop is None else int(crop)
         if self.field is not None:
             # rotate only what can reach the field: its circumscribed square, then the field
             reach = math.ceil(self.field * math.sqrt(2)) + 2
@@ -76,17 +80,17 @@ class TwoViews:
             x = TF.center_crop(self.view(img), [self.field, self.field])  # pads with 0 if smaller
         else:
             x = self.view(img)
-        x = center_pad(x, self.crop)
+        x = center_pad(x, crop)
         h, w = x.shape[-2:]
-        top = int(torch.randint(0, h - self.crop + 1, (1,)))
-        left = int(torch.randint(0, w - self.crop + 1, (1,)))
-        x = x[..., top:top + self.crop, left:left + self.crop]
+        top = int(torch.randint(0, h - crop + 1, (1,)))
+        left = int(torch.randint(0, w - crop + 1, (1,)))
+        x = x[..., top:top + crop, left:left + crop]
         if self.color is not None:
             x = self.color(x)
         return x.float().div_(255.0) if x.dtype == torch.uint8 else x
 
     def __call__(self, img: torch.Tensor):
-        return self.one(img), self.one(img)
+        return self.one(img), self.one(img, self.local_crop)
 
 
 def read_image_tensor(path, scale: float = 1.0) -> torch.Tensor:
@@ -99,10 +103,10 @@ class ViewPairDataset(Dataset):
     """Images (paths) -> pairs of views; the unlabeled training pool."""
 
     def __init__(self, paths, crop: int = 128, scale: float = 1.0, color_jitter: float = 0.0,
-                 field: int | None = None):
+                 field: int | None = None, local_crop: int | None = None):
         self.paths = [str(p) for p in paths]
         self.scale = float(scale)
-        self.views = TwoViews(crop, color_jitter=color_jitter, field=field)
+        self.views = TwoViews(crop, color_jitter=color_jitter, field=field, local_crop=local_crop)
 
     def __len__(self):
         return len(self.paths)
