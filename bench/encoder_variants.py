@@ -30,6 +30,7 @@ VARIANTS = {
     "scale1.5_field288_crop160": {"scale": 1.5, "field": 288, "crop": 160},
     "scale2_field384_crop128": {"scale": 2.0, "field": 384, "crop": 128},   # local zoomed views
     "field192_local64": {"local_crop": 64},                      # local-to-global pairs
+    "field192_queue1024": {"queue_size": 1024},                  # NNCLR nearest-neighbour positives
 }
 
 
