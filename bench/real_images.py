@@ -89,7 +89,8 @@ def untrained_encoder(path: Path, args):
     from vexscreen.encoder.training import TrainConfig, encoder_config
     from vexscreen.encoder.inference import save_encoder
     L.seed_everything(43, verbose=False)
-    cfg = TrainConfig(backbone=args.backbone, scale=args.scale, full_size=args.full_size, crop=args.crop)
+    cfg = TrainConfig(backbone=args.backbone, scale=args.scale, full_size=args.full_size, crop=args.crop,
+                      field=getattr(args, "field", None))
     module = ContrastiveModule(args.backbone)  # same construction order as train-encoder: same weights
     conf = encoder_config(cfg, 0)
     conf["training"] = None
@@ -112,6 +113,8 @@ def main(argv=None):
     p.add_argument("--scale", type=float, default=0.75)
     p.add_argument("--crop", type=int, default=160)
     p.add_argument("--full-size", type=int, default=272)
+    p.add_argument("--field", type=int, default=None, help="train-encoder --field (default: whole frame)")
+    p.add_argument("--color-jitter", type=float, default=0.0, help="train-encoder --color-jitter")
     p.add_argument("--workers", type=int, default=1)
     p.add_argument("--skip-untrained-full", action="store_true",
                    help="skip the untrained encoder at the study's scale 1.0 / 272 px (pad to 369)")
@@ -128,7 +131,8 @@ def main(argv=None):
         variants.append(("untrained_scale1", 1.0, 272))
     for name, scale, fs in variants:
         enc_pt = out / name / "encoder.pt"
-        a = argparse.Namespace(**{**vars(args), "scale": scale, "full_size": fs})
+        a = argparse.Namespace(**{**vars(args), "scale": scale, "full_size": fs,
+                                  "field": args.field if name == "untrained" else None})
         untrained_encoder(enc_pt, a)
         results["seconds"][f"{name}_encode"] = run(VEX + ["encode", "--encoder", enc_pt, "--images", test, "--out",
                                                           out / name / "enc", "--no-progress", "--workers", "1"], log)
@@ -144,7 +148,8 @@ def main(argv=None):
         "train-encoder", "--images", pool, "--out", run_dir, "--backbone", args.backbone, "--method", args.method,
         "--queue-size", args.queue_size, "--temperature", args.temperature, "--batch-size", args.batch_size,
         "--lr", args.lr, "--epochs", args.epochs, "--scale", args.scale, "--crop", args.crop,
-        "--full-size", args.full_size, "--workers", args.workers, "--no-progress"]
+        "--full-size", args.full_size, "--workers", args.workers, "--no-progress",
+        "--color-jitter", args.color_jitter] + (["--field", args.field] if args.field else [])
         + (["--resume"] if (run_dir / "checkpoints" / "last.ckpt").exists() else []), log)
     results["seconds"]["trained_encode"] = run(VEX + ["encode", "--encoder", run_dir / "encoder.pt", "--images", test,
                                                       "--out", out / "trained" / "enc", "--no-progress",
@@ -153,7 +158,8 @@ def main(argv=None):
                out / "trained" / "cons", "--no-plots"], log)
     table, auc = matrix_table(out / "trained" / "enc", f"{args.backbone}, trained ({args.method}, queue "
                               f"{args.queue_size}, batch {args.batch_size}, lr {args.lr}, scale {args.scale}, "
-                              f"crop {args.crop}), full size {args.full_size}")
+                              f"crop {args.crop}, colour jitter {args.color_jitter}, field {args.field}), "
+                              f"full size {args.field or args.full_size}")
     results["tables"]["trained"], results["auc"]["trained"] = table, auc
     import pandas as pd
     results["metrics"] = pd.read_csv(run_dir / "metrics.csv").to_dict(orient="records")
