@@ -139,7 +139,7 @@ def main(argv=None):
         run(VEX + ["consistency", out / name / "enc", "--groups", ",".join(ORDER), "--out", out / name / "cons",
                    "--no-plots"], log)
         table, auc = matrix_table(out / name / "enc", f"{args.backbone}, untrained (seed-43 init), scale {scale}, "
-                                                      (f"field {args.field}" if args.field and name == "untrained" else f"full size {fs}"))
+                                  + (f"field {args.field}" if args.field and name == "untrained" else f"full size {fs}"))
         results["tables"][name], results["auc"][name] = table, auc
         print(table, flush=True)
 
