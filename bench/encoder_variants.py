@@ -31,6 +31,7 @@ VARIANTS = {
     "scale2_field384_crop128": {"scale": 2.0, "field": 384, "crop": 128},   # local zoomed views
     "field192_local64": {"local_crop": 64},                      # local-to-global pairs
     "field192_queue1024": {"queue_size": 1024},                  # NNCLR nearest-neighbour positives
+    "field192_multicrop4x64": {"local_crop": 64, "n_local": 4},  # two whole views + four 64 px patches
 }
 
 

@@ -53,6 +53,14 @@ def test_field_and_local_crop_train_and_are_recorded(flat_dir, tmp_path, small_c
     small_cfg.local_crop = 48
     with pytest.raises(InputError, match="--local-crop 48"):
         train_encoder(flat_dir, tmp_path / "bad", small_cfg, progress=False)
+    # multi-crop: two whole views and two patches per cell; not with a queue
+    small_cfg.local_crop, small_cfg.n_local = 32, 2
+    out = train_encoder(flat_dir, tmp_path / "multi", small_cfg, progress=False)
+    assert math.isfinite(out["best_loss"])
+    assert load_encoder(tmp_path / "multi" / "encoder.pt")[1]["training"]["n_local"] == 2
+    small_cfg.queue_size = 16
+    with pytest.raises(InputError, match="--queue-size 0 only"):
+        train_encoder(flat_dir, tmp_path / "bad2", small_cfg, progress=False)
 
 
 class _Interrupt(L.Callback):

@@ -105,3 +105,11 @@ def test_local_crop_makes_the_second_view_a_smaller_patch_of_the_same_field():
     assert v1.shape == (3, 48, 48) and v2.shape == (3, 24, 24)
     with pytest.raises(ValueError, match="local crop"):
         TwoViews(crop=48, local_crop=64)
+
+
+def test_multi_crop_gives_two_whole_views_and_k_patches():
+    torch.manual_seed(0)
+    views = TwoViews(crop=48, field=64, local_crop=24, n_local=3)(_disc(size=80, radius=30))
+    assert [tuple(v.shape) for v in views] == [(3, 48, 48)] * 2 + [(3, 24, 24)] * 3
+    with pytest.raises(ValueError, match="local_crop"):
+        TwoViews(crop=48, n_local=2)

@@ -25,10 +25,16 @@ class ContrastiveModule(L.LightningModule):
         return self.encoder(x)
 
     def training_step(self, batch, batch_idx):
-        v1, v2 = batch
+        v1, v2, *local = batch
         z1 = self.head(self.encoder(v1))
         z2 = self.head(self.encoder(v2))
         loss = self.criterion(z1, z2)
+        if local:  # multi-crop: every local patch paired with both whole views, all pairs averaged
+            pairs = [loss]
+            for v in local:
+                zl = self.head(self.encoder(v))
+                pairs += [self.criterion(z1, zl), self.criterion(z2, zl)]
+            loss = torch.stack(pairs).mean()
         self.log("loss", loss, on_step=False, on_epoch=True, prog_bar=True, sync_dist=True, batch_size=len(v1))
         return loss
 

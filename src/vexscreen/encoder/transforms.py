@@ -52,9 +52,12 @@ class TwoViews:
     """
 
     def __init__(self, crop: int = 128, rotation: float = 180.0, color_jitter: float = 0.0,
-                 field: int | None = None, local_crop: int | None = None):
+                 field: int | None = None, local_crop: int | None = None, n_local: int = 0):
         self.crop = int(crop)
         self.local_crop = None if local_crop is None else int(local_crop)
+        self.n_local = int(n_local)
+        if self.n_local and self.local_crop is None:
+            raise ValueError("n_local patches need a local_crop size")
         if self.local_crop is not None and not 0 < self.local_crop <= self.crop:
             raise ValueError(f"local crop {self.local_crop} must be in (0, crop {self.crop}]")
         self.field = None if field is None else int(field)
@@ -90,6 +93,8 @@ class TwoViews:
         return x.float().div_(255.0) if x.dtype == torch.uint8 else x
 
     def __call__(self, img: torch.Tensor):
+        if self.n_local:
+            return (self.one(img), self.one(img), *(self.one(img, self.local_crop) for _ in range(self.n_local)))
         return self.one(img), self.one(img, self.local_crop)
 
 
@@ -103,10 +108,11 @@ class ViewPairDataset(Dataset):
     """Images (paths) -> pairs of views; the unlabeled training pool."""
 
     def __init__(self, paths, crop: int = 128, scale: float = 1.0, color_jitter: float = 0.0,
-                 field: int | None = None, local_crop: int | None = None):
+                 field: int | None = None, local_crop: int | None = None, n_local: int = 0):
         self.paths = [str(p) for p in paths]
         self.scale = float(scale)
-        self.views = TwoViews(crop, color_jitter=color_jitter, field=field, local_crop=local_crop)
+        self.views = TwoViews(crop, color_jitter=color_jitter, field=field, local_crop=local_crop,
+                              n_local=n_local)
 
     def __len__(self):
         return len(self.paths)
