@@ -46,20 +46,11 @@ def train_variant(name: str, settings: dict, pool: Path, out: Path) -> Path:
     run = out / name
     if (run / "encoder.pt").is_file():
         return run / "encoder.pt"
+    from vexscreen.encoder.training import save_untrained_encoder, train_encoder
+
     if epochs == 0:
-        import lightning as L
-
-        from vexscreen.encoder.inference import save_encoder
-        from vexscreen.encoder.module import ContrastiveModule
-        from vexscreen.encoder.training import encoder_config
-
-        L.seed_everything(cfg.seed, verbose=False)
-        conf = encoder_config(cfg, 0)
-        conf["training"] = None
         run.mkdir(parents=True, exist_ok=True)
-        return save_encoder(run / "encoder.pt", ContrastiveModule(cfg.backbone, cfg.pooling).encoder, conf)
-    from vexscreen.encoder.training import train_encoder
-
+        return save_untrained_encoder(run / "encoder.pt", cfg)
     train_encoder(pool, run, cfg, progress=True)
     return run / "encoder.pt"
 

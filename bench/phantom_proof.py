@@ -23,20 +23,10 @@ from vexscreen.pipeline import format_summary, print_pipeline_result, run_image_
 
 
 def untrained_encoder(path: Path, cfg) -> Path:
-    """encoder.pt of the same backbone and seed-43 initialisation, never trained."""
-    import lightning as L
+    """encoder.pt of the same backbone and seed-43 initialisation, never trained (kept once written)."""
+    from vexscreen.encoder.training import save_untrained_encoder
 
-    from vexscreen.encoder.inference import save_encoder
-    from vexscreen.encoder.module import ContrastiveModule
-    from vexscreen.encoder.training import encoder_config
-
-    if not path.is_file():
-        L.seed_everything(cfg.seed, verbose=False)
-        module = ContrastiveModule(cfg.backbone)
-        conf = encoder_config(cfg, 0)
-        conf["training"] = None
-        save_encoder(path, module.encoder, conf)
-    return path
+    return path if path.is_file() else save_untrained_encoder(path, cfg)
 
 
 def main():

@@ -84,17 +84,9 @@ def matrix_table(cons_json: Path, title: str) -> tuple[str, dict]:
 
 def untrained_encoder(path: Path, args):
     """encoder.pt of the same backbone as trained, at the same seed-43 initialisation, never trained."""
-    import lightning as L
-    from vexscreen.encoder.module import ContrastiveModule
-    from vexscreen.encoder.training import TrainConfig, encoder_config
-    from vexscreen.encoder.inference import save_encoder
-    L.seed_everything(43, verbose=False)
-    cfg = TrainConfig(backbone=args.backbone, scale=args.scale, full_size=args.full_size, crop=args.crop,
-                      field=getattr(args, "field", None))
-    module = ContrastiveModule(args.backbone)  # same construction order as train-encoder: same weights
-    conf = encoder_config(cfg, 0)
-    conf["training"] = None
-    save_encoder(path, module.encoder, conf)
+    from vexscreen.encoder.training import TrainConfig, save_untrained_encoder
+    save_untrained_encoder(path, TrainConfig(backbone=args.backbone, scale=args.scale, full_size=args.full_size,
+                                             crop=args.crop, field=getattr(args, "field", None)))
 
 
 def main(argv=None):

@@ -199,7 +199,8 @@ def print_pipeline_result(result: dict) -> None:
     if result.get("probe"):
         from .phantom.probe import format_probe
 
-        print("\n[what the encodings hold of each drawn feature: out-of-fold AUC within the group]")
+        print("\n[what the encodings hold of each drawn feature: within its group, folds by patient, "
+              "mean within-fold AUC]")
         print(format_probe(result["probe"]))
     print()
     print(format_summary(result["rows"]))

@@ -1,7 +1,6 @@
 """encode: row order and metadata match the scan; identical encodings across runs and batch sizes;
 oversize handling; bad encoder files fail safely."""
 import io
-import pickle
 
 import numpy as np
 import pandas as pd

@@ -101,3 +101,17 @@ def test_resume_without_checkpoint_is_an_input_error(flat_dir, tmp_path):
 def test_cli_errors_name_the_folder(tmp_path, capsys):
     assert main(["train-encoder", "--images", str(tmp_path / "missing"), "--out", str(tmp_path / "r")]) == 2
     assert str(tmp_path / "missing") in capsys.readouterr().err
+
+
+def test_untrained_baseline_is_the_seeded_initialisation(tmp_path, small_cfg):
+    from vexscreen.encoder.training import save_untrained_encoder
+
+    a = save_untrained_encoder(tmp_path / "a.pt", small_cfg)
+    b = save_untrained_encoder(tmp_path / "b.pt", small_cfg)
+    small_cfg.seed = 44
+    c = save_untrained_encoder(tmp_path / "c.pt", small_cfg)
+    sa, sb, sc = (torch.load(p, weights_only=True)["state_dict"] for p in (a, b, c))
+    assert all(torch.equal(sa[k], sb[k]) for k in sa)
+    assert not all(torch.equal(sa[k], sc[k]) for k in sa)
+    enc, cfg = load_encoder(a)
+    assert cfg["training"] is None and cfg["backbone"] == "resnet18"

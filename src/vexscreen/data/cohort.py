@@ -2,8 +2,12 @@
 from __future__ import annotations
 
 from importlib import resources
+from typing import TYPE_CHECKING
 
 import pandas as pd
+
+if TYPE_CHECKING:
+    from .encodings import EncodingSet
 
 CELL_TYPES = ("PN", "MO", "LY")
 CELL_TYPE_NAMES = {"PN": "neutrophils", "MO": "monocytes", "LY": "lymphocytes"}
@@ -27,7 +31,7 @@ def study_structure(cell_type: str | None = None) -> pd.DataFrame:
     return table
 
 
-def published_encoder_test(cell_type: str) -> "EncodingSet":
+def published_encoder_test(cell_type: str) -> EncodingSet:
     """The study's published encoder-test encodings for ``cell_type`` (bundled)."""
     from .encodings import load_encodings
 

@@ -27,8 +27,6 @@ The summary (and ``encode.json``) says what was done to how many images.
 from __future__ import annotations
 
 import contextlib
-import math
-import os
 import time
 from pathlib import Path
 

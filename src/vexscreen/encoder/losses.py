@@ -28,10 +28,10 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-
-from .names import METHODS  # noqa: F401  (re-exported)
 from torch import nn
 import torch.distributed as torch_dist
+
+from .names import METHODS  # noqa: F401  (re-exported)
 
 
 def _gather_all(x: torch.Tensor) -> torch.Tensor:

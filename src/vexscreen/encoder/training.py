@@ -19,10 +19,9 @@ RUN/ holds:
 from __future__ import annotations
 
 import math
-import os
 import time
 import warnings
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 
 import lightning as L
@@ -35,8 +34,8 @@ from torch.utils.data import DataLoader
 from .. import __version__
 from ..data.atomic import write_csv, write_json
 from ..data.errors import InputError
-from .backbones import DEFAULT_BACKBONE, get_spec, IMAGENET_MEAN, IMAGENET_STD
-from .inference import DEFAULT_FULL_SIZE, FullSizeImages, encode_dataset, encode_geometry, save_encoder
+from .backbones import get_spec, IMAGENET_MEAN, IMAGENET_STD
+from .inference import FullSizeImages, encode_dataset, encode_geometry, save_encoder
 from .config import TrainConfig
 from .module import ContrastiveModule
 from .probe import probe_accuracy
@@ -141,9 +140,14 @@ def encoder_config(cfg: TrainConfig, n_images: int) -> dict:
     }
 
 
-def build_encoder_untrained(cfg: TrainConfig) -> dict:
-    """(For baselines) the config an untrained encoder.pt would carry."""
-    return encoder_config(cfg, 0)
+def save_untrained_encoder(path, cfg: TrainConfig) -> Path:
+    """encoder.pt of ``cfg``'s backbone at the seed-``cfg.seed`` initialisation train-encoder starts
+    from, never trained: the baseline a training run has to beat."""
+    L.seed_everything(cfg.seed, verbose=False)
+    module = ContrastiveModule(cfg.backbone, cfg.pooling)  # same construction order: same weights
+    config = encoder_config(cfg, 0)
+    config["training"] = None
+    return save_encoder(path, module.encoder, config)
 
 
 def train_encoder(images, run, cfg: TrainConfig | None = None, *, probe=None, resume: bool = False,
