@@ -45,8 +45,12 @@ def main():
     ap.add_argument("--untrained", action="store_true", help="also run the untrained baseline")
     ap.add_argument("--untrained-only", action="store_true", help="only the untrained baseline")
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--weights", type=Path, default=None,
+                    help="start from this local torchvision state dict (the study: ImageNet weights)")
+    ap.add_argument("--backbone", default="resnet18")
     args = ap.parse_args()
-    cfg = demo_train_config(max_images=args.max_images, epochs=args.epochs or 5)
+    cfg = demo_train_config(max_images=args.max_images, epochs=args.epochs or 5, backbone=args.backbone,
+                            weights=args.weights)
     if args.crop:
         cfg.crop = args.crop
     if args.color_jitter is not None:

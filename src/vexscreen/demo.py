@@ -26,16 +26,20 @@ from .report import consistency_umap_figure, format_consistency, matrix_to_json
 DEMO_PHANTOM = dict(cohort="study", scale=0.02, seed=0, encoder_test_per_group=20)
 
 
-def demo_train_config(max_images: int = 600, epochs: int = 4):
+def demo_train_config(max_images: int = 600, epochs: int = 4, backbone: str = "resnet18",
+                      weights: str | None = None):
     """CPU-sized training settings (README, "The proof"): the study's loss and geometric views
     plus colour distortion (without it the encoder learns the smear's stain, not the cell),
     batch 64, Adam 1e-3, and 128 px views cut at full resolution from the centred 192 px
-    field that holds the cell (``field``; encode sees that field too)."""
+    field that holds the cell (``field``; encode sees that field too).
+
+    ``weights``: a local torchvision state dict for ``backbone`` to start from (the study
+    starts from ImageNet weights, METHOD.md Step 1; none can be downloaded here)."""
     from .encoder.config import TrainConfig
 
-    return TrainConfig(backbone="resnet18", batch_size=64, lr=1e-3, lr_floor=1e-5, epochs=epochs,
+    return TrainConfig(backbone=backbone, batch_size=64, lr=1e-3, lr_floor=1e-5, epochs=epochs,
                        scale=1.0, crop=128, field=192, color_jitter=0.5, queue_size=0, workers=2,
-                       max_images=max_images)
+                       max_images=max_images, weights=None if weights is None else str(weights))
 
 
 def published_consistency(out: Path, plots: bool = True) -> dict:
@@ -77,6 +81,11 @@ def run_demo(out="demo_out", plots: bool = True, n_jobs: int = 2, workers: int =
     from .pipeline import print_pipeline_result, run_image_pipeline
 
     out = Path(out)
+    cfg = train_config or demo_train_config()
+    if cfg.weights is not None:  # a wrong file fails now, not after the phantom is drawn
+        from .encoder.backbones import build_backbone
+
+        build_backbone(cfg.backbone, cfg.pooling, weights=cfg.weights)
     t0 = time.perf_counter()
     print("== 1. Encoder consistency on the study's published encodings (Step 2a) ==")
     tables = published_consistency(out / "published_consistency", plots)
@@ -93,8 +102,8 @@ def run_demo(out="demo_out", plots: bool = True, n_jobs: int = 2, workers: int =
     ph = make_cohort(out / "phantom", workers=workers, progress=True, preview=plots, **settings)
     print(f"   generated in {time.perf_counter() - t:.0f} s: {ph}")
 
-    cfg = train_config or demo_train_config()
-    print(f"\n== 4. Encoder training ({cfg.backbone}, {cfg.method}, batch {cfg.batch_size}, "
+    start = f"from {cfg.weights}" if cfg.weights else "from random weights"
+    print(f"\n== 4. Encoder training ({cfg.backbone} {start}, {cfg.method}, batch {cfg.batch_size}, "
           f"lr {cfg.lr}, <= {cfg.epochs} epochs), encoding, evaluation ==")
     result = run_image_pipeline(ph, out / "pipeline", replace(cfg), n_jobs=n_jobs, progress=True,
                                 encode_workers=workers, plots=plots)

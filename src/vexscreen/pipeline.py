@@ -8,7 +8,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from .data import load_encodings, write_json
+from .data import InputError, file_sha256, load_encodings, write_json
 from .data.cohort import CELL_TYPES, PUBLISHED_AUC, STUDY_COMPARISONS
 from .evaluation import consistency_matrix, evaluate
 from .report import format_consistency, matrix_to_json
@@ -21,8 +21,13 @@ def encode_folder(encoder_path, images, out, *, oversize: str | None = None, bat
     from .encoder.inference import encode_scan
 
     out = Path(out)
-    if (out / "encode.json").is_file():
-        return out
+    done = out / "encode.json"
+    if done.is_file():
+        import json
+
+        if json.loads(done.read_text()).get("encoder_sha256") == file_sha256(encoder_path):
+            return out
+        print(f"  {out}: written by another encoder than {encoder_path}; encoding again")
     scan = scan_images(images, progress=progress)
     if scan.bad:
         print(f"  {len(scan.bad)} unusable file(s) under {images} skipped:")
@@ -33,6 +38,26 @@ def encode_folder(encoder_path, images, out, *, oversize: str | None = None, bat
     print(f"  encoded {s['images']} images of {images} -> {s['dim']}-d "
           f"({s['images_per_second']} images/s); {s['treatment']}")
     return out
+
+
+def check_same_training(run, cfg) -> None:
+    """A finished encoder in ``run`` is reused only if it was trained with ``cfg``; otherwise
+    an InputError names the settings that differ (a re-run with new settings must not
+    silently evaluate the old encoder)."""
+    import json
+    from dataclasses import asdict
+
+    run = Path(run)
+    saved = run / "config.json"
+    if not saved.is_file():
+        raise InputError("encoder.pt without its config.json: cannot tell how it was trained; "
+                         "remove the folder to train again", run)
+    old = json.loads(saved.read_text()).get("train", {})
+    new = asdict(cfg)
+    diff = [f"{k}: {old.get(k)!r} -> {v!r}" for k, v in new.items() if old.get(k) != v]
+    if diff:
+        raise InputError("the encoder already trained here used other settings (" + "; ".join(diff) +
+                         "); choose another output folder, or remove this one to train again", run)
 
 
 def unlabeled_pool(folders, pool) -> Path:
@@ -147,7 +172,9 @@ def run_image_pipeline(phantom_dir, out, train_cfg=None, *, cell_types=CELL_TYPE
         t = time.perf_counter()
         run = out / "encoder"
         encoder_path = run / "encoder.pt"
-        if not encoder_path.is_file():
+        if encoder_path.is_file():
+            check_same_training(run, train_cfg or TrainConfig())
+        else:
             pool = unlabeled_pool([phantom_dir / ct for ct in cell_types], out / "pool")
             train_info = train_encoder(pool, run, train_cfg or TrainConfig(), progress=progress)
         timing["train_s"] = round(time.perf_counter() - t, 1)

@@ -115,3 +115,20 @@ def test_untrained_baseline_is_the_seeded_initialisation(tmp_path, small_cfg):
     assert not all(torch.equal(sa[k], sc[k]) for k in sa)
     enc, cfg = load_encoder(a)
     assert cfg["training"] is None and cfg["backbone"] == "resnet18"
+
+
+def test_untrained_baseline_starts_from_the_weights_file(tmp_path, small_cfg):
+    """With --weights, the baseline is those weights untouched (e.g. ImageNet, never trained on cells)."""
+    import torchvision
+
+    from vexscreen.encoder.training import save_untrained_encoder
+
+    torch.manual_seed(7)
+    full = torchvision.models.resnet18(weights=None).state_dict()
+    torch.save(full, tmp_path / "resnet18_local.pth")
+    small_cfg.weights = str(tmp_path / "resnet18_local.pth")
+    path = save_untrained_encoder(tmp_path / "w.pt", small_cfg)
+    state = torch.load(path, weights_only=True)["state_dict"]
+    assert torch.equal(state["features.0.weight"], full["conv1.weight"])
+    assert torch.equal(state["features.7.1.bn2.running_var"], full["layer4.1.bn2.running_var"])
+    assert load_encoder(path)[1]["training"] is None

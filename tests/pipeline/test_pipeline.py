@@ -4,10 +4,15 @@ Mechanics only (a few dozen cells, one short epoch): what the pipeline finds at 
 real scale is measured by bench/phantom_proof.py and reported in the README.
 """
 import json
+from dataclasses import replace
 
+import numpy as np
+import pytest
+
+from vexscreen.data import InputError, file_sha256
 from vexscreen.encoder.config import TrainConfig
 from vexscreen.phantom import make_cohort
-from vexscreen.pipeline import format_summary, run_image_pipeline
+from vexscreen.pipeline import encode_folder, format_summary, run_image_pipeline
 
 
 def test_phantom_to_summary(tmp_path):
@@ -36,3 +41,20 @@ def test_phantom_to_summary(tmp_path):
     # the morphology probe ran on the phantom's truth (a row per drawn feature)
     assert {(p["cell_type"], p["feature"]) for p in r["probe"]} >= {("PN", "vacuoles"), ("MO", "vacuoles")}
     assert "0.87 [0.75-0.95]" in format_summary(r["rows"])  # the published figure beside ours
+
+    # a re-run with other settings does not silently evaluate the old encoder: it says what differs
+    with pytest.raises(InputError, match=r"lr: 0\.001 -> 0\.01"):
+        run_image_pipeline(ph, out, replace(cfg, lr=1e-2), progress=False, encode_workers=0)
+    # encodings are reused only when written by this very encoder file
+    pn = out / "encodings" / "PN"
+    first = np.load(pn / "encodings.npy")
+    assert json.loads((pn / "encode.json").read_text())["encoder_sha256"] == file_sha256(out / "encoder" / "encoder.pt")
+    from vexscreen.encoder.training import save_untrained_encoder
+
+    other = save_untrained_encoder(tmp_path / "other.pt", replace(cfg, seed=44))
+    encode_folder(other, ph / "PN", pn, workers=0, progress=False)
+    assert json.loads((pn / "encode.json").read_text())["encoder_sha256"] == file_sha256(other)
+    assert not np.allclose(np.load(pn / "encodings.npy"), first)
+    mtime = (pn / "encodings.npy").stat().st_mtime_ns
+    encode_folder(other, ph / "PN", pn, workers=0, progress=False)  # same encoder: kept
+    assert (pn / "encodings.npy").stat().st_mtime_ns == mtime

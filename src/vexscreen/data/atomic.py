@@ -58,3 +58,14 @@ def save_figure(fig, path, **kwargs) -> Path:
     with atomic_path(path, suffix=path.suffix) as tmp:
         fig.savefig(tmp, **kwargs)
     return path
+
+
+def file_sha256(path) -> str:
+    """Hex SHA-256 of a file's bytes (read in 1 MiB blocks): which encoder wrote an encoding set."""
+    import hashlib
+
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()

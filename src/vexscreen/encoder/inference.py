@@ -35,7 +35,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 from torchvision.transforms.v2 import functional as TF
 
-from ..data.atomic import atomic_path, write_csv, write_json
+from ..data.atomic import atomic_path, file_sha256, write_csv, write_json
 from ..data.errors import InputError
 from .backbones import build_backbone, BACKBONES, POOLINGS
 from .names import DEFAULT_FULL_SIZE, OVERSIZE  # noqa: F401  (re-exported)
@@ -258,7 +258,7 @@ def encode_scan(encoder_path, scan, out_dir, *, full_size: int | None = None, ov
                      f"the others padded")
     summary = {
         "images": len(records), "layout": scan.layout, "dim": int(encoder.dim),
-        "encoder": str(encoder_path), "backbone": config["backbone"], "pooling": config["pooling"],
+        "encoder": str(encoder_path), "encoder_sha256": file_sha256(encoder_path), "backbone": config["backbone"], "pooling": config["pooling"],
         "scale": scale, "field": config.get("field"), "full_size": full_size, "oversize": oversize,
         "oversize_images": int(dataset.oversize_count), "input_size": int(dataset.output_size),
         "treatment": treatment, "seconds": round(seconds, 3),

@@ -141,10 +141,11 @@ def encoder_config(cfg: TrainConfig, n_images: int) -> dict:
 
 
 def save_untrained_encoder(path, cfg: TrainConfig) -> Path:
-    """encoder.pt of ``cfg``'s backbone at the seed-``cfg.seed`` initialisation train-encoder starts
-    from, never trained: the baseline a training run has to beat."""
+    """encoder.pt of the initialisation train-encoder starts from (``cfg``'s backbone at seed
+    ``cfg.seed``, or ``cfg.weights`` if set), never trained on cells: the baseline a training
+    run has to beat."""
     L.seed_everything(cfg.seed, verbose=False)
-    module = ContrastiveModule(cfg.backbone, cfg.pooling)  # same construction order: same weights
+    module = ContrastiveModule(cfg.backbone, cfg.pooling, cfg.weights)  # same construction order: same weights
     config = encoder_config(cfg, 0)
     config["training"] = None
     return save_encoder(path, module.encoder, config)
