@@ -1,5 +1,6 @@
 """The loss equals a direct computation of METHOD.md's formula (queue 0 and queue > 0)."""
 import numpy as np
+import pytest
 import torch
 
 from vexscreen.encoder.losses import NNCLRLoss, build_loss
@@ -67,3 +68,26 @@ def test_simclr_is_nt_xent():
     expected = -np.mean(logp[np.arange(2 * n), targets])
     got = build_loss("simclr", temperature=t)(torch.tensor(z1), torch.tensor(z2))
     assert abs(float(got) - expected) < 1e-6
+
+
+def test_dense_loss_pairs_each_location_with_its_match():
+    """DenseCL term: each location is paired with the most similar location of the other view, so
+    shuffling the other view's locations (features and projections alike) changes nothing, while
+    shuffling its projections alone does; same maps = NT-Xent of the locations in place."""
+    from lightly.loss import NTXentLoss
+
+    from vexscreen.encoder.losses import DenseLoss
+
+    g = torch.Generator().manual_seed(0)
+    f1 = torch.randn(3, 4, 16, generator=g)
+    q1, q2 = torch.randn(3, 4, 8, generator=g), torch.randn(3, 4, 8, generator=g)
+    loss = DenseLoss(temperature=0.5)
+    same = loss(f1, f1.clone(), q1, q2)
+    nt = NTXentLoss(temperature=0.5)
+    direct = 0.5 * (nt(q1.flatten(0, 1), q2.flatten(0, 1)) + nt(q2.flatten(0, 1), q1.flatten(0, 1)))
+    assert torch.allclose(same, direct, atol=1e-6)
+    perm = torch.tensor([2, 0, 3, 1])
+    assert torch.allclose(loss(f1, f1[:, perm], q1, q2[:, perm]), same, atol=1e-6)
+    assert not torch.allclose(loss(f1, f1.clone(), q1, q2[:, perm]), same, atol=1e-3)
+    with pytest.raises(ValueError, match="same feature-map shape"):
+        loss(f1, f1[:, :3], q1, q2[:, :3])

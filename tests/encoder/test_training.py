@@ -132,3 +132,21 @@ def test_untrained_baseline_starts_from_the_weights_file(tmp_path, small_cfg):
     assert torch.equal(state["features.0.weight"], full["conv1.weight"])
     assert torch.equal(state["features.7.1.bn2.running_var"], full["layer4.1.bn2.running_var"])
     assert load_encoder(path)[1]["training"] is None
+
+
+def test_dense_term_trains_and_is_recorded(flat_dir, tmp_path, small_cfg):
+    """--dense W: the DenseCL-style term on the 2 x 2 feature maps of 64 px views trains, is
+    recorded, and is refused with local patches or outside [0, 1]."""
+    small_cfg.epochs, small_cfg.crop, small_cfg.dense = 1, 64, 0.5
+    out = train_encoder(flat_dir, tmp_path / "d", small_cfg, progress=False)
+    assert math.isfinite(out["best_loss"])
+    assert load_encoder(tmp_path / "d" / "encoder.pt")[1]["training"]["dense"] == 0.5
+    plain = train_encoder(flat_dir, tmp_path / "p", TrainConfig(**{**small_cfg.__dict__, "dense": 0.0}),
+                          progress=False)
+    assert plain["best_loss"] != out["best_loss"]  # the term is really in the loss
+    small_cfg.local_crop = 32
+    with pytest.raises(InputError, match="not with --local-crop"):
+        train_encoder(flat_dir, tmp_path / "bad", small_cfg, progress=False)
+    small_cfg.local_crop, small_cfg.dense = None, 1.5
+    with pytest.raises(InputError, match="--dense 1.5"):
+        train_encoder(flat_dir, tmp_path / "bad2", small_cfg, progress=False)

@@ -44,6 +44,9 @@ def register(subparsers) -> None:
                    help="make the second view a smaller N x N patch (local-to-global pairs); default: both --crop")
     p.add_argument("--n-local", type=int, default=0, metavar="K",
                    help="keep both views whole and add K --local-crop patches per cell (multi-crop)")
+    p.add_argument("--dense", type=float, default=d.dense, metavar="W",
+                   help="add a DenseCL-style term on the feature maps with weight W in (0, 1]: every "
+                        "region of the cell described, not only the whole (default 0, the study)")
     p.add_argument("--field", type=int, default=None, metavar="N",
                    help="cut the views from the centred N x N square, where the analyser puts the cell, "
                         "and encode that square (default: the whole image, the study)")
@@ -82,6 +85,7 @@ def run(args) -> int:
                       queue_size=args.queue_size, temperature=args.temperature, lr=args.lr,
                       batch_size=args.batch_size, epochs=args.epochs, seed=args.seed, crop=args.crop,
                       color_jitter=args.color_jitter, field=args.field, local_crop=args.local_crop, n_local=args.n_local,
+                      dense=args.dense,
                       scale=args.scale, full_size=args.full_size, lr_floor=args.lr_floor, patience=args.patience,
                       workers=args.workers, max_images=args.max_images, weights=args.weights)
     out = train_encoder(args.images, args.out, cfg, probe=args.probe, resume=args.resume,

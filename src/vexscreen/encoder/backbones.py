@@ -78,9 +78,12 @@ class Encoder(nn.Module):
         self.dim = dim
         self.pooling = pooling
 
+    def feature_map(self, x: torch.Tensor) -> torch.Tensor:
+        """N x dim x h x w: the backbone's last feature map, before pooling."""
+        return self.features((x - self.mean) / self.std)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = (x - self.mean) / self.std
-        return torch.flatten(self.pool(self.features(x)), 1)
+        return torch.flatten(self.pool(self.feature_map(x)), 1)
 
 
 def get_spec(name: str) -> BackboneSpec:

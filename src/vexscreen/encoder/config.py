@@ -23,6 +23,7 @@ class TrainConfig:
     scale: float = 1.0
     local_crop: int | None = None  # None = both views `crop`; N = the second view is an N x N patch
     n_local: int = 0               # > 0: both views whole, plus this many local_crop patches (multi-crop)
+    dense: float = 0.0             # > 0: weight of a DenseCL-style term on the feature maps (0 = the study)
     field: int | None = None  # None = whole image (the study); N = views and encode use the centred N x N
     full_size: int = DEFAULT_FULL_SIZE
     head_hidden: int = 128

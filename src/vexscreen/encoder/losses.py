@@ -80,6 +80,38 @@ class NNCLRLoss(nn.Module):
         return loss
 
 
+class DenseLoss(nn.Module):
+    """DenseCL's dense term (Wang et al., CVPR 2021), as in lightly's DenseCL example but
+    without a momentum encoder: each location of one view's last feature map is paired
+    with the most similar location (cosine of backbone features) of the other view's map;
+    NT-Xent (lightly's ``NTXentLoss``) over the projected locations of the whole batch,
+    every other location (of the same cell and of the others) a negative; both directions
+    averaged. Why: an instance loss on globally pooled features can be solved by the
+    nucleus alone; this term asks every region of the cell (a vacuole's, say) for its own
+    description.
+
+    Inputs: backbone features ``f1``, ``f2`` (B x N x C, N locations) and their
+    projections ``q1``, ``q2`` (B x N x D).
+    """
+
+    def __init__(self, temperature: float = 0.07):
+        super().__init__()
+        from lightly.loss import NTXentLoss
+
+        self.ntxent = NTXentLoss(temperature=temperature, gather_distributed=True)
+
+    def forward(self, f1, f2, q1, q2) -> torch.Tensor:
+        from lightly.models.utils import select_most_similar
+
+        if f1.shape != f2.shape:
+            raise ValueError(f"dense views must have the same feature-map shape, got {tuple(f1.shape)} "
+                             f"and {tuple(f2.shape)}")
+        k2 = select_most_similar(f1, f2, q2)   # for each location of view 1, its match in view 2
+        k1 = select_most_similar(f2, f1, q1)
+        return 0.5 * (self.ntxent(q1.flatten(0, 1), k2.flatten(0, 1))
+                      + self.ntxent(q2.flatten(0, 1), k1.flatten(0, 1)))
+
+
 def build_loss(method: str = "nnclr", temperature: float = 0.07, queue_size: int = 0, dim: int = 128,
                seed: int = 43) -> nn.Module:
     if method == "nnclr":

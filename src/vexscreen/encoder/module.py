@@ -6,29 +6,41 @@ import torch
 
 from .backbones import build_backbone
 from .heads import ProjectionHead
-from .losses import build_loss
+from .losses import DenseLoss, build_loss
 
 
 class ContrastiveModule(L.LightningModule):
     def __init__(self, backbone: str = "resnet18", pooling: str = "avg", weights: str | None = None,
                  method: str = "nnclr", queue_size: int = 0, temperature: float = 0.07,
                  lr: float = 1e-5, head_hidden: int = 128, head_out: int = 128, seed: int = 43,
-                 lr_patience: int = 3, lr_floor: float = 1e-5, min_delta: float = 1e-3):
+                 lr_patience: int = 3, lr_floor: float = 1e-5, min_delta: float = 1e-3, dense: float = 0.0):
         super().__init__()
         # plain values only: the Lightning checkpoint then loads with weights_only=True
         self.save_hyperparameters(ignore=["weights"])
         self.encoder = build_backbone(backbone, pooling, weights)
         self.head = ProjectionHead(self.encoder.dim, head_hidden, head_out)
         self.criterion = build_loss(method, temperature, queue_size, head_out, seed)
+        if dense:  # DenseCL-style term on the feature maps, weight `dense` (0 = the study)
+            self.dense_head = ProjectionHead(self.encoder.dim, head_hidden, head_out)
+            self.dense_criterion = DenseLoss(temperature)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.encoder(x)
 
     def training_step(self, batch, batch_idx):
         v1, v2, *local = batch
-        z1 = self.head(self.encoder(v1))
-        z2 = self.head(self.encoder(v2))
-        loss = self.criterion(z1, z2)
+        if self.hparams.get("dense"):
+            m1, m2 = self.encoder.feature_map(v1), self.encoder.feature_map(v2)
+            z1 = self.head(torch.flatten(self.encoder.pool(m1), 1))
+            z2 = self.head(torch.flatten(self.encoder.pool(m2), 1))
+            f1, f2 = m1.flatten(2).transpose(1, 2), m2.flatten(2).transpose(1, 2)  # B x locations x C
+            w = self.hparams.dense
+            loss = (1 - w) * self.criterion(z1, z2) + w * self.dense_criterion(
+                f1, f2, self.dense_head(f1), self.dense_head(f2))
+        else:
+            z1 = self.head(self.encoder(v1))
+            z2 = self.head(self.encoder(v2))
+            loss = self.criterion(z1, z2)
         if local:  # multi-crop: every local patch paired with both whole views, all pairs averaged
             pairs = [loss]
             for v in local:

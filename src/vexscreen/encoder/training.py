@@ -134,7 +134,7 @@ def encoder_config(cfg: TrainConfig, n_images: int) -> dict:
         "normalisation": {"mean": list(IMAGENET_MEAN), "std": list(IMAGENET_STD), "input": "RGB in [0, 1]"},
         "training": {"method": cfg.method, "queue_size": cfg.queue_size, "temperature": cfg.temperature,
                      "lr": cfg.lr, "batch_size": cfg.batch_size, "max_epochs": cfg.epochs, "seed": cfg.seed,
-                     "crop": cfg.crop, "local_crop": cfg.local_crop, "n_local": cfg.n_local, "color_jitter": cfg.color_jitter, "head": [cfg.head_hidden, cfg.head_out], "images": n_images,
+                     "crop": cfg.crop, "local_crop": cfg.local_crop, "n_local": cfg.n_local, "dense": cfg.dense, "color_jitter": cfg.color_jitter, "head": [cfg.head_hidden, cfg.head_out], "images": n_images,
                      "initial_weights": Path(cfg.weights).name if cfg.weights else None},
         "vexscreen_version": __version__,
     }
@@ -176,6 +176,10 @@ def train_encoder(images, run, cfg: TrainConfig | None = None, *, probe=None, re
     if cfg.n_local and (cfg.local_crop is None or cfg.queue_size > 0):
         raise InputError("--n-local needs --local-crop, and works with --queue-size 0 only (the queue would be "
                          "updated once per pair)")
+    if not 0 <= cfg.dense <= 1:
+        raise InputError(f"--dense {cfg.dense} must be between 0 (off) and 1 (dense term only)")
+    if cfg.dense and cfg.local_crop is not None:
+        raise InputError("--dense pairs locations of two views of the same size: not with --local-crop")
     if cfg.crop < get_spec(cfg.backbone).min_size:
         raise InputError(f"--crop {cfg.crop} is below {cfg.backbone}'s minimum input side "
                          f"{get_spec(cfg.backbone).min_size}")
@@ -194,7 +198,7 @@ def train_encoder(images, run, cfg: TrainConfig | None = None, *, probe=None, re
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     module = ContrastiveModule(cfg.backbone, cfg.pooling, None if resume else cfg.weights, cfg.method,
                                cfg.queue_size, cfg.temperature, cfg.lr, cfg.head_hidden, cfg.head_out, cfg.seed,
-                               cfg.lr_patience, cfg.lr_floor, cfg.min_delta)
+                               cfg.lr_patience, cfg.lr_floor, cfg.min_delta, cfg.dense)
     dataset = ViewPairDataset(paths, cfg.crop, cfg.scale, cfg.color_jitter, cfg.field, cfg.local_crop, cfg.n_local)
     loader = DataLoader(dataset, batch_size=cfg.batch_size, shuffle=True, num_workers=cfg.workers,
                         drop_last=len(paths) > cfg.batch_size, persistent_workers=cfg.workers > 0,
