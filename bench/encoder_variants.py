@@ -6,13 +6,16 @@ resolution, 1,000 images of the proof's study phantom) with some settings
 changed; it is trained, then probed on a larger phantom's cells (`--probe-phantom`,
 default the study phantom at scale 0.2: 694 VEXAS neutrophils, 184 of them
 vacuolated): within VEXAS neutrophils and monocytes, vacuolated vs not; within
-UBA1-WT neutrophils, toxic granulation vs not (`vexscreen.phantom.probe`).
+UBA1-WT neutrophils, toxic granulation vs not (`vexscreen.phantom.probe`). The
+first row is no encoder: a crude hand-made bright-spot detector probed the same
+way (`pixel_reference`), to show what the pixels carry.
 
 Run: `.venv/bin/python bench/encoder_variants.py [--variants untrained,field192,...]`
 (needs `bench/phantom_proof.py` run first for the training pool; finished variants
 are kept). Writes bench/out/variants/<name>/ and prints one table. Variants are
 trained 6 epochs unless set; the README's `field192` row is the proof's own
-encoder (4 epochs, then `--resume` to 10), copied into place.
+encoder (4 epochs, then `--resume` to 10), copied into place, and its
+`field192_15ep`/`field192_20ep` rows are that encoder resumed to 15 and 20 epochs.
 """
 from __future__ import annotations
 
@@ -32,6 +35,10 @@ VARIANTS = {
     "field192_local64": {"local_crop": 64},                      # local-to-global pairs
     "field192_queue1024": {"queue_size": 1024},                  # NNCLR nearest-neighbour positives
     "field192_multicrop4x64": {"local_crop": 64, "n_local": 4},  # two whole views + four 64 px patches
+    "field192_15ep": {"epochs": 15},                             # longer: the table's are the proof's
+    "field192_20ep": {"epochs": 20},                             #   encoder resumed to 15 and 20 epochs
+    "field176_crop160": {"epochs": 10, "field": 176, "crop": 160},  # views keep the whole cell (+-8 px shifts)
+    "field192_dense0.5": {"epochs": 10, "dense": 0.5},           # DenseCL-style term on the feature maps
 }
 
 
@@ -104,6 +111,60 @@ def vacuole_contrast(phantom: Path, cells: int = 60) -> str:
             f"ring standard deviation {np.median(spread):.0f}")
 
 
+def bright_spot_features(path: Path, field: int = 192) -> list[float]:
+    """A crude hand-made vacuole detector (no learning, no labels), the probe's pixel reference.
+
+    In the centred ``field`` square: the cell = the dark connected region at the centre, the
+    nucleus = its darkest quarter, the cytoplasm = the rest, eroded 3 px from both; "bright" =
+    smoothed grey level minus its 21 px median background. Features: the cytoplasm's brightest
+    spot, its 99th and 95th percentiles, the number of bright (> 18) spots of >= 10 px, the
+    largest spot's area.
+    """
+    import numpy as np
+    from scipy import ndimage as ndi
+
+    with Image.open(path) as im:
+        rgb = np.asarray(im.convert("RGB"), dtype=np.float32)
+    h, w, _ = rgb.shape
+    half = field // 2
+    rgb = rgb[max(0, h // 2 - half):h // 2 + half, max(0, w // 2 - half):w // 2 + half]
+    g = rgb.mean(2)
+    dark = ndi.binary_opening(g < np.percentile(g, 90) - 25, iterations=2)
+    lab, n = ndi.label(dark)
+    centre = lab[g.shape[0] // 2, g.shape[1] // 2]
+    if centre == 0 and n:
+        centre = int(np.bincount(lab.ravel())[1:].argmax()) + 1
+    cell = ndi.binary_fill_holes(lab == centre) if n else np.zeros_like(dark)
+    if cell.sum() < 50:
+        return [0.0] * 5
+    nucleus = g < np.percentile(g[cell], 25)
+    cyto = ndi.binary_erosion(cell & ~ndi.binary_dilation(nucleus, iterations=3), iterations=3)
+    bright = ndi.gaussian_filter(g, 1.5) - ndi.median_filter(g, size=21)
+    v = bright[cyto] if cyto.sum() > 20 else np.zeros(1, np.float32)
+    spots, nb = ndi.label((bright > 18) & cyto)
+    areas = np.bincount(spots.ravel())[1:] if nb else np.zeros(1)
+    return [float(v.max()), float(np.percentile(v, 99)), float(np.percentile(v, 95)),
+            float((areas >= 10).sum()), float(areas.max())]
+
+
+def pixel_reference(phantom: Path) -> list[dict]:
+    """The vacuole probe on :func:`bright_spot_features` instead of encodings: what a crude
+    detector finds in the same pixels (VEXAS neutrophils and monocytes)."""
+    import numpy as np
+
+    from vexscreen.phantom import read_truth
+    from vexscreen.phantom.probe import morphology_probe
+
+    truth = read_truth(phantom)
+    rows = []
+    for ct in ("PN", "MO"):
+        t = truth[(truth["set"] == "cohort") & (truth["cell_type"] == ct) & (truth["group"] == "VEXAS")]
+        X = np.array([bright_spot_features(phantom / p) for p in t["path"]])
+        meta = pd.DataFrame({"IMAGE": t["path"].str.slice(len(ct) + 1).to_numpy()})
+        rows += [r for r in morphology_probe(X, meta, truth, ct) if r["feature"] == "vacuoles" and r["auc"] is not None]
+    return rows
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--variants", default=",".join(VARIANTS))
@@ -118,7 +179,12 @@ def main():
     make_cohort(args.probe_phantom, cohort="study", scale=0.2, seed=0, workers=2, encoder_test_per_group=20,
                 progress=True)
     print(vacuole_contrast(args.probe_phantom))
-    table = []
+    ref = args.out / "pixel_reference.json"
+    if not ref.is_file():
+        ref.write_text(json.dumps(pixel_reference(args.probe_phantom), indent=1))
+    table = [{"variant": "pixel reference (hand-made detector, no encoder)",
+              **{f"{r['cell_type']} {r['feature']}": round(r["auc"], 2) for r in json.loads(ref.read_text())}}]
+    probes = {}
     for name in args.variants.split(","):
         enc = train_variant(name, VARIANTS[name], args.pool, args.out)
         result = args.out / name / "probe.json"
@@ -129,6 +195,11 @@ def main():
             result.write_text(json.dumps(rows, indent=1))
         table.append({"variant": name, **{f"{r['cell_type']} {r['feature']}": round(r["auc"], 2) for r in rows}})
         print(pd.DataFrame(table).to_string(index=False), flush=True)
+        probes[name] = rows
+    (args.out / "summary.json").write_text(json.dumps(
+        {"command": ".venv/bin/python bench/encoder_variants.py", "pixel_reference": json.loads(ref.read_text()),
+         "probe": probes}, indent=1))
+    print(f"wrote {args.out / 'summary.json'} (bench/results/encoder_variants.json is a copy, with training losses)")
 
 
 if __name__ == "__main__":
