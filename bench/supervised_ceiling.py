@@ -30,6 +30,7 @@ import torch
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedGroupKFold
 from torch import nn
+from torchvision.transforms.v2 import functional as TF
 
 from vexscreen.encoder.backbones import build_backbone
 from vexscreen.encoder.transforms import read_image_tensor
@@ -37,10 +38,8 @@ from vexscreen.phantom import read_truth
 
 
 def load_field(path: Path, field: int = 192) -> torch.Tensor:
-    img = read_image_tensor(str(path), 1.0)
-    h, w = img.shape[-2:]
-    top, left = (h - field) // 2, (w - field) // 2
-    return img[:, top:top + field, left:left + field]
+    """The centred field x field square, as the field encoders see it (uint8 3 x field x field)."""
+    return TF.center_crop(read_image_tensor(str(path), 1.0), [field, field])
 
 
 def synthetic_cells(n: int, patients: int, seed: int = 7, field: int = 192):
@@ -58,9 +57,7 @@ def synthetic_cells(n: int, patients: int, seed: int = 7, field: int = 192):
             smear = smear_nuisance(f"{name}-s{j % 2}", seed)
             r = render(cell_spec("PN", pheno, smear, rng), rng)
             img = torch.from_numpy(np.array(r.image, dtype=np.uint8)).permute(2, 0, 1)
-            h, w = img.shape[-2:]
-            top, left = (h - field) // 2, (w - field) // 2
-            fields.append(img[:, top:top + field, left:left + field].clone())
+            fields.append(TF.center_crop(img, [field, field]).clone())
             y.append(r.drawn["n_vacuoles_drawn"] > 0)
             who.append(name)
         print(f"  {name}: {per} cells, {int(np.sum(y[-per:]))} vacuolated", flush=True)
