@@ -39,6 +39,7 @@ VARIANTS = {
     "field192_20ep": {"epochs": 20},                             #   encoder resumed to 15 and 20 epochs
     "field176_crop160": {"epochs": 10, "field": 176, "crop": 160},  # views keep the whole cell (+-8 px shifts)
     "field192_dense0.5": {"epochs": 10, "dense": 0.5},           # DenseCL-style term on the feature maps
+    "pn0.2_all_4ep": {"epochs": 4, "pool": "phantom_study_0.2/PN", "max_images": None},  # 4x the cells, PN only
 }
 
 
@@ -47,6 +48,8 @@ def train_variant(name: str, settings: dict, pool: Path, out: Path) -> Path:
 
     settings = dict(settings)
     epochs = settings.pop("epochs", 6)
+    if "pool" in settings:  # a folder under the output folder (the probe phantom's own cells)
+        pool = out / settings.pop("pool")
     cfg = demo_train_config(max_images=1000, epochs=max(epochs, 1))
     for k, v in settings.items():
         setattr(cfg, k, v)
