@@ -53,8 +53,9 @@ def check_same_training(run, cfg) -> None:
         raise InputError("encoder.pt without its config.json: cannot tell how it was trained; "
                          "remove the folder to train again", run)
     old = json.loads(saved.read_text()).get("train", {})
-    new = asdict(cfg)
-    diff = [f"{k}: {old.get(k)!r} -> {v!r}" for k, v in new.items() if old.get(k) != v]
+    defaults = asdict(type(cfg)())  # a setting added since that run was made had its default then
+    diff = [f"{k}: {old.get(k, defaults[k])!r} -> {v!r}" for k, v in asdict(cfg).items()
+            if old.get(k, defaults[k]) != v]
     if diff:
         raise InputError("the encoder already trained here used other settings (" + "; ".join(diff) +
                          "); choose another output folder, or remove this one to train again", run)

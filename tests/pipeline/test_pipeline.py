@@ -45,6 +45,15 @@ def test_phantom_to_summary(tmp_path):
     # a re-run with other settings does not silently evaluate the old encoder: it says what differs
     with pytest.raises(InputError, match=r"lr: 0\.001 -> 0\.01"):
         run_image_pipeline(ph, out, replace(cfg, lr=1e-2), progress=False, encode_workers=0)
+    # a run made before a setting existed counts as having had its default: still reused
+    saved = json.loads((out / "encoder" / "config.json").read_text())
+    del saved["train"]["dense"]
+    (out / "encoder" / "config.json").write_text(json.dumps(saved))
+    from vexscreen.pipeline import check_same_training
+
+    check_same_training(out / "encoder", cfg)
+    with pytest.raises(InputError, match=r"dense: 0\.0 -> 0\.5"):
+        check_same_training(out / "encoder", replace(cfg, dense=0.5))
     # encodings are reused only when written by this very encoder file
     pn = out / "encodings" / "PN"
     first = np.load(pn / "encodings.npy")
