@@ -23,7 +23,8 @@ from vexscreen.pipeline import format_summary, print_pipeline_result, run_image_
 
 
 def untrained_encoder(path: Path, cfg) -> Path:
-    """encoder.pt of the same backbone and seed-43 initialisation, never trained (kept once written)."""
+    """encoder.pt of the initialisation training starts from (seed 43, or --weights), never trained
+    on cells (kept once written)."""
     from vexscreen.encoder.training import save_untrained_encoder
 
     return path if path.is_file() else save_untrained_encoder(path, cfg)

@@ -5,6 +5,7 @@ Each stage skips work whose output is already complete, so a re-run resumes.
 """
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
@@ -23,8 +24,6 @@ def encode_folder(encoder_path, images, out, *, oversize: str | None = None, bat
     out = Path(out)
     done = out / "encode.json"
     if done.is_file():
-        import json
-
         if json.loads(done.read_text()).get("encoder_sha256") == file_sha256(encoder_path):
             return out
         print(f"  {out}: written by another encoder than {encoder_path}; encoding again")
@@ -44,7 +43,6 @@ def check_same_training(run, cfg) -> None:
     """A finished encoder in ``run`` is reused only if it was trained with ``cfg``; otherwise
     an InputError names the settings that differ (a re-run with new settings must not
     silently evaluate the old encoder)."""
-    import json
     from dataclasses import asdict
 
     run = Path(run)

@@ -29,18 +29,14 @@ class ContrastiveModule(L.LightningModule):
 
     def training_step(self, batch, batch_idx):
         v1, v2, *local = batch
+        m1, m2 = self.encoder.feature_map(v1), self.encoder.feature_map(v2)
+        z1 = self.head(torch.flatten(self.encoder.pool(m1), 1))  # = self.encoder(v1), map kept
+        z2 = self.head(torch.flatten(self.encoder.pool(m2), 1))
+        loss = self.criterion(z1, z2)
         if self.hparams.get("dense"):
-            m1, m2 = self.encoder.feature_map(v1), self.encoder.feature_map(v2)
-            z1 = self.head(torch.flatten(self.encoder.pool(m1), 1))
-            z2 = self.head(torch.flatten(self.encoder.pool(m2), 1))
             f1, f2 = m1.flatten(2).transpose(1, 2), m2.flatten(2).transpose(1, 2)  # B x locations x C
             w = self.hparams.dense
-            loss = (1 - w) * self.criterion(z1, z2) + w * self.dense_criterion(
-                f1, f2, self.dense_head(f1), self.dense_head(f2))
-        else:
-            z1 = self.head(self.encoder(v1))
-            z2 = self.head(self.encoder(v2))
-            loss = self.criterion(z1, z2)
+            loss = (1 - w) * loss + w * self.dense_criterion(f1, f2, self.dense_head(f1), self.dense_head(f2))
         if local:  # multi-crop: every local patch paired with both whole views, all pairs averaged
             pairs = [loss]
             for v in local:

@@ -134,7 +134,8 @@ def encoder_config(cfg: TrainConfig, n_images: int) -> dict:
         "normalisation": {"mean": list(IMAGENET_MEAN), "std": list(IMAGENET_STD), "input": "RGB in [0, 1]"},
         "training": {"method": cfg.method, "queue_size": cfg.queue_size, "temperature": cfg.temperature,
                      "lr": cfg.lr, "batch_size": cfg.batch_size, "max_epochs": cfg.epochs, "seed": cfg.seed,
-                     "crop": cfg.crop, "local_crop": cfg.local_crop, "n_local": cfg.n_local, "dense": cfg.dense, "color_jitter": cfg.color_jitter, "head": [cfg.head_hidden, cfg.head_out], "images": n_images,
+                     "crop": cfg.crop, "local_crop": cfg.local_crop, "n_local": cfg.n_local, "dense": cfg.dense,
+                     "color_jitter": cfg.color_jitter, "head": [cfg.head_hidden, cfg.head_out], "images": n_images,
                      "initial_weights": Path(cfg.weights).name if cfg.weights else None},
         "vexscreen_version": __version__,
     }
