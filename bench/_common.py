@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import os
 
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+import vexscreen  # noqa: E402,F401  (sets OMP_WAIT_POLICY before torch loads)
 
 import time
 from pathlib import Path

@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 from sklearn.preprocessing import normalize
 
-from vexscreen.data.cohort import study_structure
+from vexscreen.study import study_structure
 from vexscreen.data.synthetic import simple_structure, synthetic_encodings
 from vexscreen.evaluation import evaluate
 from vexscreen.evaluation.classifier import platt_svc

@@ -25,7 +25,6 @@ import sys
 import time
 from pathlib import Path
 
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 ROOT = Path(__file__).resolve().parents[1]
 WBC = ROOT.parent / "shared" / "data" / "wbc"

@@ -5,6 +5,8 @@ from pathlib import Path
 
 import pytest
 
+import vexscreen  # noqa: F401  (first: sets OMP_WAIT_POLICY before any test loads torch)
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 PAPER = SHARED / "data" / "paper"

@@ -7,15 +7,9 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import os
 import sys
 
-# Before any command loads torch (and its OpenMP): with the default spinning wait policy, two torch
-# threads on a 2-core machine where another process is busy run ~20x slower (measured: resnet18
-# forward 1.2 s vs 0.06 s); passive waiting removes that and costs little on an idle machine.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-
-from .data.errors import InputError
+from .exceptions import InputError
 
 # pipeline order: images -> encoder -> encodings -> evaluation -> demo
 COMMANDS = (

@@ -18,8 +18,8 @@ from dataclasses import replace
 from pathlib import Path
 
 from .data import write_json
-from .data.cohort import CELL_TYPE_NAMES, CELL_TYPES, published_encoder_test
-from .evaluation import STUDY_GROUP_ORDERS, consistency_matrix
+from .study import CELL_TYPE_NAMES, CELL_TYPES, ENCODER_TEST_GROUPS, published_encoder_test
+from .evaluation import consistency_matrix
 from .report import consistency_umap_figure, format_consistency, matrix_to_json
 
 # Small enough for about 10 minutes on 2 CPU cores; see README for the larger proof run.
@@ -47,7 +47,7 @@ def published_consistency(out: Path, plots: bool = True) -> dict:
     tables = {}
     for ct in CELL_TYPES:
         enc = published_encoder_test(ct)
-        order, M = consistency_matrix(enc.X, enc.groups, STUDY_GROUP_ORDERS[ct])
+        order, M = consistency_matrix(enc.X, enc.groups, ENCODER_TEST_GROUPS[ct])
         tables[ct] = (order, M)
         write_json(out / f"{ct}.json", {"groups": order, "auc": matrix_to_json(M)})
         print(f"\n[{ct}: {CELL_TYPE_NAMES[ct]}, {len(enc)} cells, {enc.X.shape[1]} dims]")
@@ -61,7 +61,7 @@ def published_consistency(out: Path, plots: bool = True) -> dict:
 def synthetic_evaluation(out: Path, n_jobs: int = 2) -> list[dict]:
     """Step 2b on synthetic encodings with the study's PN structure; only VEXAS carries a signal."""
     from .data import save_encodings
-    from .data.cohort import STUDY_COMPARISONS, study_structure
+    from .study import STUDY_COMPARISONS, study_structure
     from .data.synthetic import synthetic_encodings
     from .pipeline import evaluate_cell_type, format_summary
 

@@ -9,8 +9,9 @@ import json
 import time
 from pathlib import Path
 
-from .data import InputError, file_sha256, load_encodings, write_json
-from .data.cohort import CELL_TYPES, PUBLISHED_AUC, STUDY_COMPARISONS
+from .exceptions import InputError
+from .data import file_sha256, load_encodings, write_json
+from .study import CELL_TYPES, PUBLISHED_AUC, STUDY_COMPARISONS
 from .evaluation import consistency_matrix, evaluate
 from .report import format_consistency, matrix_to_json
 
@@ -143,10 +144,10 @@ def format_summary(rows: list[dict]) -> str:
 
 def phantom_consistency(enc_dir, cell_type: str, out) -> tuple:
     """Step 2a on a phantom's encoder-test encodings (groups in the study's order)."""
-    from .evaluation import STUDY_GROUP_ORDERS
+    from .study import ENCODER_TEST_GROUPS
 
     enc = load_encodings(enc_dir)
-    order = [g for g in STUDY_GROUP_ORDERS[cell_type] if g in set(enc.groups)]
+    order = [g for g in ENCODER_TEST_GROUPS[cell_type] if g in set(enc.groups)]
     order, M = consistency_matrix(enc.X, enc.groups, order)
     write_json(Path(out) / f"consistency_{cell_type}.json", {"groups": order, "auc": matrix_to_json(M)})
     return order, M

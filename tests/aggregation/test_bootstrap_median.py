@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from vexscreen.aggregation import BootstrapMedianAggregator
-from vexscreen.data import InputError
+from vexscreen.exceptions import InputError
 
 
 def _study_loop(X, patients, order, n_agg, size, rng):

@@ -7,7 +7,8 @@ import pandas as pd
 import pytest
 
 from vexscreen.cli import main
-from vexscreen.data import InputError, load_encodings, save_encodings, write_json
+from vexscreen.exceptions import InputError
+from vexscreen.data import load_encodings, save_encodings, write_json
 
 
 def _write(folder, X, meta, encoder_test=False):

@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 
 from vexscreen.cli import main
-from vexscreen.data.errors import InputError
+from vexscreen.exceptions import InputError
 from vexscreen.data.scan import IMAGE_SUFFIXES, BadFile, ImageRecord, load_rgb, scan_images
 
 WBC = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "wbc" / "neutrophil"

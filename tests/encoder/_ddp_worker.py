@@ -2,7 +2,7 @@
 import os
 import sys
 
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+import vexscreen  # noqa: E402,F401  (sets OMP_WAIT_POLICY before torch loads)
 
 import torch
 import torch.distributed as dist

@@ -1,9 +1,8 @@
 """Tiny image sets for the encoder tests (synthetic, made on the fly, so the suite stays fast)."""
 from __future__ import annotations
 
-import os
 
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # see vexscreen.cli
+import vexscreen  # noqa: E402,F401  (sets OMP_WAIT_POLICY before torch loads)
 
 from pathlib import Path
 

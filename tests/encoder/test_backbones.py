@@ -3,7 +3,7 @@ import pytest
 import torch
 import torchvision
 
-from vexscreen.data.errors import InputError
+from vexscreen.exceptions import InputError
 from vexscreen.encoder.backbones import BACKBONES, build_backbone, get_spec
 from vexscreen.encoder.heads import ProjectionHead
 

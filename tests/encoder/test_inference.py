@@ -9,7 +9,7 @@ import torch
 from PIL import Image
 
 from vexscreen.cli import main
-from vexscreen.data.errors import InputError
+from vexscreen.exceptions import InputError
 from vexscreen.data.scan import scan_images
 from vexscreen.encoder.backbones import build_backbone
 from vexscreen.encoder.inference import (FullSizeImages, encode_dataset, encode_scan, load_encoder,

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from vexscreen.cli import main
-from vexscreen.data.errors import InputError
+from vexscreen.exceptions import InputError
 from vexscreen.encoder.inference import load_encoder
 from vexscreen.encoder.training import TrainConfig, train_encoder
 

@@ -6,7 +6,8 @@ import pytest
 
 from vexscreen.cli import main
 from vexscreen.data import load_encodings
-from vexscreen.evaluation import STUDY_GROUP_ORDERS, consistency_matrix
+from vexscreen.evaluation import consistency_matrix
+from vexscreen.study import ENCODER_TEST_GROUPS
 
 # The study's printed tables (fchabrun/VEXAS-BloodSmear, "Phenotypic prediction.ipynb",
 # outputs of EncoderTestClassification), upper triangle, row by row.
@@ -25,7 +26,7 @@ PUBLISHED = {
 @pytest.mark.parametrize("cell_type", ["PN", "LY", "MO"])
 def test_reproduces_published_tables(paper_dir, cell_type):
     enc = load_encodings(paper_dir / cell_type)
-    order, M = consistency_matrix(enc.X, enc.groups, STUDY_GROUP_ORDERS[cell_type])
+    order, M = consistency_matrix(enc.X, enc.groups, ENCODER_TEST_GROUPS[cell_type])
     n = len(order)
     upper = M[np.triu_indices(n, 1)]
     assert M.shape == (n, n)
@@ -36,7 +37,7 @@ def test_reproduces_published_tables(paper_dir, cell_type):
 
 def test_reversed_order_gives_transposed_matrix(paper_dir):
     enc = load_encodings(paper_dir / "LY")
-    order = list(STUDY_GROUP_ORDERS["LY"])
+    order = list(ENCODER_TEST_GROUPS["LY"])
     _, M = consistency_matrix(enc.X, enc.groups, order)
     _, R = consistency_matrix(enc.X, enc.groups, order[::-1])
     n = len(order)
@@ -64,7 +65,7 @@ def test_cli_unknown_group(paper_dir, tmp_path, capsys):
 
 
 def test_too_few_cells_is_a_clear_error():
-    from vexscreen.data import InputError
+    from vexscreen.exceptions import InputError
 
     X = np.random.default_rng(0).normal(size=(6, 4)).astype(np.float32)
     labels = np.array(["A", "A", "A", "B", "B", "B"])

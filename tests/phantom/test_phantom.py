@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 from scipy import ndimage as ndi
 
-from vexscreen.data.errors import InputError
+from vexscreen.exceptions import InputError
 from vexscreen.phantom import phenotypes as P
 from vexscreen.phantom.cohort import (TRUTH_COLUMNS, cohort_structure, make_cohort, read_truth,
                                       study_structure)

@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from vexscreen.data.errors import InputError
+from vexscreen.exceptions import InputError
 from vexscreen.phantom.probe import format_probe, morphology_probe
 
 

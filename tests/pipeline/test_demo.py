@@ -5,7 +5,7 @@ The demo run itself (about 6 minutes) is `make demo`; its numbers are in the REA
 import pytest
 
 from vexscreen.cli import main
-from vexscreen.data import InputError
+from vexscreen.exceptions import InputError
 from vexscreen.demo import demo_train_config, run_demo
 
 

@@ -9,7 +9,8 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from vexscreen.data import InputError, file_sha256
+from vexscreen.exceptions import InputError
+from vexscreen.data import file_sha256
 from vexscreen.encoder.config import TrainConfig
 from vexscreen.phantom import make_cohort
 from vexscreen.pipeline import encode_folder, format_summary, run_image_pipeline

@@ -13,7 +13,7 @@ import pandas as pd
 from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
 
-from ..data.errors import InputError
+from ..exceptions import InputError
 
 
 class BootstrapMedianAggregator(BaseEstimator):

@@ -37,7 +37,7 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    from ..data.errors import InputError
+    from ..exceptions import InputError
     from ..data.scan import scan_images
     from ..encoder.inference import encode_scan, read_encoder_file
 

@@ -37,7 +37,7 @@ def run(args) -> int:
 
     import pandas as pd
 
-    from ..data.errors import InputError
+    from ..exceptions import InputError
     from ..phantom.cohort import make_cohort
 
     cell_types = tuple(c.strip().upper() for c in args.cell_types.split(",") if c.strip())

@@ -72,7 +72,7 @@ def _devices(text: str):
 
 
 def run(args) -> int:
-    from ..data.errors import InputError
+    from ..exceptions import InputError
     from ..encoder.training import TrainConfig, train_encoder
 
     if args.batch_size < 2:

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from .atomic import write_csv, write_npy
-from .errors import InputError
+from ..exceptions import InputError
 
 COHORT_COLUMNS = ("PATIENT", "SAMPLE", "GROUP")
 OPTIONAL_COLUMNS = ("CELL_TYPE", "IMAGE")

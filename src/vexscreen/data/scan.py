@@ -28,7 +28,8 @@ import numpy as np
 import pandas as pd
 from PIL import Image, ImageFile, UnidentifiedImageError
 
-from .errors import InputError
+from ..exceptions import InputError
+from ..study import FULL_SIZE
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")  # case-insensitive
 
@@ -44,8 +45,6 @@ LAYOUT_PATTERNS = {"flat": "ROOT/<image>", "encoder_test": "ROOT/GROUP/<image>",
 METADATA_COLUMNS = {"labeled": ["PATIENT", "SAMPLE", "GROUP", "IMAGE"],
                     "encoder_test": ["GROUP", "IMAGE"], "flat": ["IMAGE"]}
 
-#: Largest side the study pads to (METHOD.md Step 1); the summary counts images above it.
-FULL_SIZE = 272
 PROGRESS_MIN_FILES = 200
 MAX_WORKERS = 2
 

@@ -22,7 +22,7 @@ import torchvision.models as tvm
 
 from .names import BACKBONE_NAMES, DEFAULT_BACKBONE, POOLINGS  # noqa: F401  (re-exported)
 
-from ..data.errors import InputError
+from ..exceptions import InputError
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)

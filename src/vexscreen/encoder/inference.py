@@ -36,7 +36,7 @@ from torch.utils.data import DataLoader, Dataset
 from torchvision.transforms.v2 import functional as TF
 
 from ..data.atomic import atomic_path, file_sha256, write_csv, write_json
-from ..data.errors import InputError
+from ..exceptions import InputError
 from .backbones import build_backbone, BACKBONES, POOLINGS
 from .names import DEFAULT_FULL_SIZE, OVERSIZE  # noqa: F401  (re-exported)
 from .transforms import center_pad, read_image_tensor

@@ -33,7 +33,7 @@ from torch.utils.data import DataLoader
 
 from .. import __version__
 from ..data.atomic import write_csv, write_json
-from ..data.errors import InputError
+from ..exceptions import InputError
 from .backbones import get_spec, IMAGENET_MEAN, IMAGENET_STD
 from .inference import FullSizeImages, encode_dataset, encode_geometry, save_encoder
 from .config import TrainConfig

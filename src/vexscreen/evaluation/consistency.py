@@ -15,14 +15,8 @@ from sklearn.neighbors import KNeighborsClassifier
 from sklearn.preprocessing import normalize
 from threadpoolctl import threadpool_limits
 
-from ..data.errors import InputError
+from ..exceptions import InputError
 
-# The study's group orders (METHOD.md Step 2a).
-STUDY_GROUP_ORDERS = {
-    "PN": ("LS-LG", "LS-NG", "LS-HG", "NS-NG", "NS-HG", "HS-LG", "HS-NG"),
-    "LY": ("SMALLMAT", "BLEBS", "LARGENOGRAINS", "LARGEGRAINS"),
-    "MO": ("NOINCLUSIONS", "INCLUSIONS"),
-}
 
 
 def pairwise_auc(X: np.ndarray, labels: np.ndarray, group_a: str, group_b: str, *,

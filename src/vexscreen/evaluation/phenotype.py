@@ -15,7 +15,7 @@ from tqdm.auto import tqdm
 
 from ..aggregation import BootstrapMedianAggregator
 from ..data.encodings import EncodingSet
-from ..data.errors import InputError
+from ..exceptions import InputError
 from .classifier import PatientClassifier
 from .metrics import auc_permutation_p, binary_metrics, mean_ci
 from .splitters import LeaveOnePatientOut, StratifiedPatientSplit, patient_table

@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 from sklearn.utils import check_random_state
 
-from ..data.errors import InputError
+from ..exceptions import InputError
 
 
 def patient_table(y, groups) -> pd.DataFrame:

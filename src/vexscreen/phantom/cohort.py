@@ -34,8 +34,8 @@ import pandas as pd
 from PIL import Image
 
 from ..data.atomic import atomic_path, write_csv, write_json
-from ..data.cohort import study_structure
-from ..data.errors import InputError
+from ..study import study_structure
+from ..exceptions import InputError
 from . import phenotypes as P
 from .render import CELL_TYPES, CellSpec, render
 

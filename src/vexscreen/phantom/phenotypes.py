@@ -23,15 +23,11 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from ..study import DIAGNOSIS_GROUPS, ENCODER_TEST_GROUPS  # noqa: F401  (ENCODER_TEST_GROUPS re-exported)
 from .render import CellSpec
 
-GROUPS = ("VEXAS", "UBA1-WT", "MDS")
+GROUPS = DIAGNOSIS_GROUPS
 TYPE_IDS = {"PN": 1, "MO": 2, "LY": 3}
-ENCODER_TEST_GROUPS = {
-    "PN": ("LS-LG", "LS-NG", "LS-HG", "NS-NG", "NS-HG", "HS-LG", "HS-NG"),
-    "LY": ("SMALLMAT", "BLEBS", "LARGENOGRAINS", "LARGEGRAINS"),
-    "MO": ("NOINCLUSIONS", "INCLUSIONS"),
-}
 
 # stream ids: each use of randomness gets its own generator
 _PATIENT, _SMEAR, _CELL, _RENDER, _ENC = 11, 12, 13, 14, 15

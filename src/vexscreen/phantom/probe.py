@@ -25,7 +25,7 @@ from sklearn.model_selection import StratifiedGroupKFold
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from ..data.errors import InputError
+from ..exceptions import InputError
 
 #: cell type -> [(feature, group that carries it or None for all, truth row -> bool)]
 FEATURES = {

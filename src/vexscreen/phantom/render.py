@@ -29,9 +29,10 @@ import numpy as np
 from PIL import Image
 from scipy import ndimage as ndi
 
+from ..study import CELL_TYPES
+
 #: Canvas size of a CellaVision DM96 crop (PBC dataset): width x height.
 WIDTH, HEIGHT = 360, 363
-CELL_TYPES = ("PN", "MO", "LY")
 GRANULATION = ("none", "low", "normal", "high")
 
 #: Background (glass) colour and stain colours, measured on the real images in

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 from scipy import ndimage as ndi
 
-from ..data.errors import InputError
+from ..exceptions import InputError
 from ..data.scan import IMAGE_SUFFIXES
 
 #: Folder names accepted for each cell type under --source-images.

@@ -1,4 +1,9 @@
-"""The study's cohort structure, bundled: patients, samples and cells per sample, per cell type."""
+"""The study's constants in one place (Chabrun, Lacombe et al., Clin Chem Lab Med 2023; METHOD.md).
+
+Cell types, their encoder-test morphology groups in the study's order (Step 2a),
+the comparisons and published results of Step 2b, the full-size side of Step 1,
+and the study's bundled cohort structure and encoder-test encodings.
+"""
 from __future__ import annotations
 
 from importlib import resources
@@ -7,10 +12,25 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 if TYPE_CHECKING:
-    from .encodings import EncodingSet
+    from .data.encodings import EncodingSet
 
 CELL_TYPES = ("PN", "MO", "LY")
 CELL_TYPE_NAMES = {"PN": "neutrophils", "MO": "monocytes", "LY": "lymphocytes"}
+
+#: METHOD.md Step 1: full-size inference zero-pads every image, centred, to 272 x 272.
+FULL_SIZE = 272
+
+#: METHOD.md Step 2a: the encoder-test morphology groups of each cell type, in the study's order.
+ENCODER_TEST_GROUPS = {
+    "PN": ("LS-LG", "LS-NG", "LS-HG", "NS-NG", "NS-HG", "HS-LG", "HS-NG"),
+    "LY": ("SMALLMAT", "BLEBS", "LARGENOGRAINS", "LARGEGRAINS"),
+    "MO": ("NOINCLUSIONS", "INCLUSIONS"),
+}
+
+#: METHOD.md: the three diagnosis groups of the cohort.
+DIAGNOSIS_GROUPS = ("VEXAS", "UBA1-WT", "MDS")
+
+#: METHOD.md Step 2b: the comparisons (last group positive).
 STUDY_COMPARISONS = (("UBA1-WT", "VEXAS"), ("MDS", "VEXAS"), ("MDS", "UBA1-WT"),
                      ("MDS", "UBA1-WT", "VEXAS"))
 
@@ -33,7 +53,7 @@ def study_structure(cell_type: str | None = None) -> pd.DataFrame:
 
 def published_encoder_test(cell_type: str) -> EncodingSet:
     """The study's published encoder-test encodings for ``cell_type`` (bundled)."""
-    from .encodings import load_encodings
+    from .data.encodings import load_encodings
 
     folder = resources.files("vexscreen") / "resources" / "paper" / cell_type
     with resources.as_file(folder) as path:

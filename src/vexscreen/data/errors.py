@@ -1,9 +1,0 @@
-"""One error type for bad user input, so the CLI can print it cleanly."""
-
-
-class InputError(ValueError):
-    """Bad input: the message names the file (or argument) and the problem."""
-
-    def __init__(self, message: str, path=None):
-        self.path = None if path is None else str(path)
-        super().__init__(f"{self.path}: {message}" if self.path else message)
