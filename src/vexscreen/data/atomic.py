@@ -1,7 +1,9 @@
 """Atomic writes: write to a temporary file beside the target, then rename.
 
 A run that is killed never leaves a half-written output behind: the old file
-(if any) or the complete new one, nothing in between.
+(if any) or the complete new one, nothing in between. The file gets the mode an
+ordinary ``open()`` would give it (0666 minus the umask), not ``mkstemp``'s
+private 0600: results on a shared lab server stay readable by colleagues.
 """
 from __future__ import annotations
 
@@ -20,7 +22,10 @@ def atomic_path(path, suffix: str | None = None):
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix or ".tmp", dir=path.parent)
-    os.close(fd)
+    try:
+        os.fchmod(fd, 0o666 & ~current_umask())
+    finally:
+        os.close(fd)
     try:
         yield Path(tmp)
         os.replace(tmp, path)
@@ -28,6 +33,13 @@ def atomic_path(path, suffix: str | None = None):
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+def current_umask() -> int:
+    """The process umask (read by setting and restoring it: POSIX has no getter)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def write_text(path, text: str) -> Path:
