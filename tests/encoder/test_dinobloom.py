@@ -140,35 +140,23 @@ def test_missing_block_is_named(tmp_path, source):
         D.build_dinobloom("dinobloom-s", save_teacher(tmp_path, teacher))
 
 
-def test_wrong_patch_size_is_named(tmp_path, source):
+LAYOUT_EDITS = [  # (key, new shape or None to delete it, the error's words)
+    ("backbone.patch_embed.proj.weight", (384, 3, 16, 16), "patch size 16x16 in checkpoint, dinobloom-s expects 14x14"),
+    ("backbone.pos_embed", (1, 250, 384), "250 position embeddings in checkpoint: not 1 \\+ a square grid"),
+    ("backbone.blocks.3.attn.qkv.weight", None, "1 missing key\\(s\\) \\['blocks.3.attn.qkv.weight'\\]"),
+    ("backbone.blocks.3.mlp.fc1.weight", (1024, 384), "size mismatch for blocks.3.mlp.fc1.weight"),
+    ("backbone.register_tokens", (1, 4, 384), "register tokens in checkpoint"),
+]
+
+
+@pytest.mark.parametrize("key, shape, message", LAYOUT_EDITS)
+def test_layout_mismatch_is_named(tmp_path, source, key, shape, message):
     teacher = dinobloom_teacher(source)
-    teacher["backbone.patch_embed.proj.weight"] = torch.zeros(384, 3, 16, 16)
-    with pytest.raises(InputError, match="patch size 16x16 in checkpoint, dinobloom-s expects 14x14"):
-        D.build_dinobloom("dinobloom-s", save_teacher(tmp_path, teacher))
-
-
-def test_position_embeddings_not_a_grid(tmp_path, source):
-    teacher = dinobloom_teacher(source)
-    teacher["backbone.pos_embed"] = torch.zeros(1, 250, 384)
-    with pytest.raises(InputError, match="250 position embeddings in checkpoint: not 1 \\+ a square grid"):
-        D.build_dinobloom("dinobloom-s", save_teacher(tmp_path, teacher))
-
-
-def test_missing_or_misshapen_key_is_named(tmp_path, source):
-    teacher = dinobloom_teacher(source)
-    del teacher["backbone.blocks.3.attn.qkv.weight"]
-    with pytest.raises(InputError, match="1 missing key\\(s\\) \\['blocks.3.attn.qkv.weight'\\]"):
-        D.build_dinobloom("dinobloom-s", save_teacher(tmp_path, teacher))
-    teacher = dinobloom_teacher(source)
-    teacher["backbone.blocks.3.mlp.fc1.weight"] = torch.zeros(1024, 384)
-    with pytest.raises(InputError, match="size mismatch for blocks.3.mlp.fc1.weight"):
-        D.build_dinobloom("dinobloom-s", save_teacher(tmp_path, teacher))
-
-
-def test_register_tokens_refused(tmp_path, source):
-    teacher = dinobloom_teacher(source)
-    teacher["backbone.register_tokens"] = torch.zeros(1, 4, 384)
-    with pytest.raises(InputError, match="register tokens"):
+    if shape is None:
+        del teacher[key]
+    else:
+        teacher[key] = torch.zeros(shape)
+    with pytest.raises(InputError, match=message):
         D.build_dinobloom("dinobloom-s", save_teacher(tmp_path, teacher))
 
 

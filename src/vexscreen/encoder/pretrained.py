@@ -42,7 +42,6 @@ only checks at download time) and refuses a file that does not match.
 """
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import re
@@ -56,6 +55,7 @@ from urllib.request import getproxies
 import torch
 from torchvision.models import get_model_weights
 
+from ..data.atomic import file_sha256
 from ..exceptions import InputError
 from .weight_files import check_tensors, read_weights
 
@@ -137,19 +137,11 @@ def weights_path(backbone: str) -> Path:
     return weights_dir() / get_pretrained_spec(backbone).file
 
 
-def sha256_hex(path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def check_sha256_prefix(path, prefix: str, url: str = "") -> None:
     """Refuse ``path`` unless its SHA-256 starts with ``prefix`` (torch.hub's ``check_hash`` rule)."""
     if not prefix:
         return
-    digest = sha256_hex(path)
+    digest = file_sha256(path)
     if not digest.startswith(prefix):
         again = f" from {url}" if url else ""
         raise InputError(f"SHA-256 {digest[:16]}... does not start with {prefix} as the file name says: a damaged "
