@@ -54,11 +54,16 @@ def source():
     return random_vit_s()
 
 
-@pytest.fixture
-def checkpoint(tmp_path, source):
-    path = tmp_path / "DinoBloom-S.pth"
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory, source):
+    path = tmp_path_factory.mktemp("dinobloom") / "DinoBloom-S.pth"
     torch.save({"teacher": dinobloom_teacher(source)}, path)
     return path
+
+
+@pytest.fixture(scope="module")
+def encoder(checkpoint):
+    return D.build_dinobloom("dinobloom-s", checkpoint).eval()
 
 
 def save_teacher(tmp_path, teacher, name="edited.pth"):
@@ -78,8 +83,7 @@ def test_standin_has_dinobloom_geometry(source):
     assert teacher["backbone.patch_embed.proj.weight"].shape == (384, 3, 14, 14)
 
 
-def test_same_embeddings_as_the_model_it_was_made_from(checkpoint, source):
-    encoder = D.build_dinobloom("dinobloom-s", checkpoint).eval()
+def test_same_embeddings_as_the_model_it_was_made_from(encoder, source):
     x = images()
     with torch.no_grad():
         expected_tokens = source.forward_features((x - MEAN) / STD)
@@ -96,10 +100,9 @@ def test_same_embeddings_as_the_model_it_was_made_from(checkpoint, source):
     assert not torch.allclose(got[0], got[1], atol=1e-3)     # images differ, so do embeddings
 
 
-def test_other_weights_give_other_embeddings(checkpoint, tmp_path):
+def test_other_weights_give_other_embeddings(encoder, tmp_path):
     """The comparison above can fail: a different random model does not match the checkpoint's."""
     other = D.build_dinobloom("dinobloom-s", save_teacher(tmp_path, dinobloom_teacher(random_vit_s(seed=7))))
-    encoder = D.build_dinobloom("dinobloom-s", checkpoint)
     with torch.no_grad():
         assert (other(images()) - encoder(images())).abs().max() > 1e-2
 
