@@ -42,7 +42,7 @@ FOLDERS = (("neutrophil", "PN", 40), ("monocyte", "MO", 32), ("lymphocyte", "LY"
 
 @pytest.fixture(scope="module")
 def cell_root(tmp_path_factory) -> Path:
-    """A small patient export: real PBC images when ../shared is there, else phantom cells; one corrupt file."""
+    """A small patient export: real PBC images (../shared), else phantom cells; and one corrupt file."""
     from vexscreen.phantom.render import CellSpec, render_cell
 
     root = tmp_path_factory.mktemp("export")
@@ -171,7 +171,8 @@ def test_patient_text_is_escaped(cell_root, tmp_path):
 def test_indeterminate_patient(cell_root, tmp_path):
     result = example_result(cell_root, n_cells={"PN": 6, "MO": 3})
     assert result["verdict"] == "indeterminate" and result["probability"] is None
-    assert result["statement"] == "indeterminate: 6 neutrophils and 3 monocytes, fewer than the 30 the model needs"
+    assert result["statement"] == ("indeterminate: 6 neutrophils and 3 monocytes, "
+                                   "fewer than the 30 the model needs")
     page = render_patient_report(result, tmp_path / "p", image_root=cell_root).read_text()
     assert result["statement"] in page and 'class="verdict indeterminate"' in page
     saved = json.loads((tmp_path / "p" / "report.json").read_text())
@@ -325,7 +326,8 @@ class Chromium:
                 raise TimeoutError("no answer from Chromium")
             chunk = os.read(self._in, 1 << 20)
             if not chunk:
-                raise RuntimeError(f"Chromium exited: {Path(self.log.name).read_text(errors='replace')[-2000:]}")
+                log = Path(self.log.name).read_text(errors="replace")
+                raise RuntimeError(f"Chromium exited: {log[-2000:]}")
             self._buf += chunk
         message, self._buf = self._buf.split(b"\0", 1)
         return json.loads(message)
@@ -404,7 +406,8 @@ class Page:
 
     def screenshot(self, rect: dict) -> Image.Image:
         clip = {k: rect[k] for k in ("x", "y", "width", "height")} | {"scale": 1}
-        data = self.call("Page.captureScreenshot", format="png", clip=clip, captureBeyondViewport=True)["data"]
+        data = self.call("Page.captureScreenshot", format="png", clip=clip,
+                         captureBeyondViewport=True)["data"]
         return Image.open(io.BytesIO(base64.b64decode(data))).convert("RGB")
 
     def errors(self) -> list[str]:
@@ -443,7 +446,8 @@ def mostly_blank(im: Image.Image) -> bool:
     return float(np.mean(np.abs(a - 255).max(axis=2) > 24)) < 0.2 or float(a.std()) < 10
 
 
-RECT = "(s => {{ const r = document.querySelector(s).getBoundingClientRect(); return {{x: r.left + scrollX, " \
+RECT = "(s => {{ const r = document.querySelector(s).getBoundingClientRect(); " \
+       "return {{x: r.left + scrollX, " \
        "y: r.top + scrollY, width: r.width, height: r.height, top: r.top, bottom: r.bottom}}; }})({!r})"
 
 
@@ -474,7 +478,8 @@ def _click_opens_the_full_size_cell(page: Page, result: dict, cell_root: Path):
     assert page.evaluate(f"getComputedStyle({box}).display") == "flex"
     width = Image.open(cell_root / result["cells"][i]["image"]).width
     assert page.evaluate(f"{box}.querySelector('img').naturalWidth") == width
-    shown = page.evaluate(f"(r => [r.top, r.bottom, r.width])({box}.querySelector('img').getBoundingClientRect())")
+    img = f"{box}.querySelector('img').getBoundingClientRect()"
+    shown = page.evaluate(f"(r => [r.top, r.bottom, r.width])({img})")
     assert shown[0] >= 0 and shown[1] <= 900 and shown[2] >= width  # in view, at least full size
     page.evaluate(f"{box}.querySelector('a.backdrop').click()")
     assert page.evaluate(f"getComputedStyle({box}).display") == "none"
@@ -489,7 +494,8 @@ def test_index_in_a_browser_leads_to_the_reports(browser, batch):
     page.evaluate("document.querySelector('a[href=\"P%202/report.html\"]').click()")
     page.browser.wait_for("Page.loadEventFired", page.session)
     assert page.evaluate("location.pathname").endswith("/P%202/report.html")
-    assert page.evaluate("document.getElementById('statement').innerText").startswith("indeterminate: 6 neutrophils")
+    statement = page.evaluate("document.getElementById('statement').innerText")
+    assert statement.startswith("indeterminate: 6 neutrophils")
     assert page.errors() == []
 
 

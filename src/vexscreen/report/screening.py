@@ -325,7 +325,7 @@ def score_figure(r: dict) -> str:
     _distribution_axes(ax, classes, ref["scores"], r["probability"], r["interval"], ref.get("threshold"))
     ax.set_xlabel(f"patient score: probability of {classes[-1]} (reference: leave-one-patient-out)")
     ax.set_ylabel("reference class")
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.32), ncol=3, fontsize=8, frameon=False)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.24), ncol=3, fontsize=8, frameon=False)
     return figure_png(fig)
 
 
