@@ -513,7 +513,8 @@ EXAMPLE_RANGES = {
 
 
 def _example_images(root: Path, n_cells: dict, rng) -> tuple[dict, dict, list]:
-    """Pick up to ``n_cells[ct]`` readable images per cell type; count the ignored folders."""
+    """Pick ``n_cells[ct]`` readable images per cell type (fewer if there are not enough); count the
+    images of ignored folders."""
     from ..data.scan import load_rgb
 
     by_type, ignored, bad = {ct: [] for ct in CELL_TYPES}, {}, []
@@ -526,15 +527,17 @@ def _example_images(root: Path, n_cells: dict, rng) -> tuple[dict, dict, list]:
             by_type[ct] += files
     chosen = {}
     for ct, files in by_type.items():
-        picked = sorted(rng.permutation(len(files))[:n_cells.get(ct, 0)])
-        chosen[ct] = []
-        for i in picked:
-            rel = files[i].relative_to(root).as_posix()
+        picked = []  # random files until n_cells[ct] readable ones; the unreadable ones met are listed
+        for i in rng.permutation(len(files)):
+            if len(picked) >= n_cells.get(ct, 0):
+                break
             try:
                 load_rgb(files[i])
-                chosen[ct].append(rel)
+                picked.append(i)
             except InputError as exc:
-                bad.append({"path": rel, "reason": str(exc).removeprefix(f"{exc.path}: ")})
+                bad.append({"path": files[i].relative_to(root).as_posix(),
+                            "reason": str(exc).removeprefix(f"{exc.path}: ")})
+        chosen[ct] = [files[i].relative_to(root).as_posix() for i in sorted(picked)]
     return chosen, ignored, bad
 
 
