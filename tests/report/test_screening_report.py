@@ -241,8 +241,10 @@ def test_an_unreadable_cell_image_leaves_an_empty_tile(report, cell_root, tmp_pa
 
 def test_a_report_folder_that_cannot_be_made(report, tmp_path):
     (tmp_path / "file").write_text("x")
-    with pytest.raises(InputError, match="cannot create the report folder"):
+    with pytest.raises(InputError, match=r"/file/P1: cannot write the report \(Not a directory\)"):
         render_patient_report(report[0], tmp_path / "file" / "P1")
+    with pytest.raises(InputError, match="cannot write the report"):
+        render_index([report[0]], tmp_path / "file")
 
 
 @pytest.fixture(scope="module")

@@ -48,6 +48,7 @@ gives says so in a banner. It feeds the tests and docs/img/report_example.py.
 from __future__ import annotations
 
 import base64
+import contextlib
 import functools
 import io
 import logging
@@ -95,8 +96,10 @@ def to_jsonable(obj, where: str = "result"):
     """
     if isinstance(obj, dict):
         return {str(k): to_jsonable(v, f"{where}.{k}") for k, v in obj.items()}
-    if isinstance(obj, (list, tuple, np.ndarray)):
-        return [to_jsonable(v, f"{where}[{i}]") for i, v in enumerate(list(obj))]
+    if isinstance(obj, np.ndarray):
+        return to_jsonable(obj.tolist(), where)
+    if isinstance(obj, (list, tuple)):
+        return [to_jsonable(v, f"{where}[{i}]") for i, v in enumerate(obj)]
     if isinstance(obj, (bool, np.bool_)):
         return bool(obj)
     if isinstance(obj, numbers.Integral):
@@ -370,6 +373,7 @@ def _measure_rows(r: dict, columns) -> list[dict]:
         v, refs = m["patient"], []
         for c in columns:
             rng = m["reference"].get(c)
+            rng = rng if rng and None not in rng else None  # no range given for this class
             inside = rng is not None and v is not None and rng[0] <= v <= rng[1]
             refs.append({"text": format_range(rng, m["unit"]) if rng else "", "inside": inside})
         rows.append({"name": m["name"], "value": format_value(v, m["unit"]), "refs": refs,
@@ -401,12 +405,16 @@ def page_context(r: dict, image_root=None) -> dict:
         "verdict_class": r["verdict"].lower().replace(" ", "-"),
         "cell_rows": _cell_rows(r), "measure_rows": _measure_rows(r, columns),
         "score_figure": score_figure(r), "cell_type_figure": cell_type_figure(r),
-        "patient_level": format_patient_level(pl) if {"auc", "p_value"} <= set(pl) else "",
+        "patient_level": format_patient_level(pl) if _numbers(pl, "auc", "p_value") else "",
         "n_reference": {c: len(ref["scores"].get(c, [])) for c in ref["classes"]},
         "top": _gallery_items(r, r["gallery"].get("top", []), image_root),
         "bottom": _gallery_items(r, r["gallery"].get("bottom", []), image_root),
         "version": __version__, "example": bool(r.get("example")),
     }
+
+
+def _numbers(d: dict, *keys) -> bool:
+    return all(isinstance(d.get(k), (int, float)) for k in keys)
 
 
 @functools.cache
@@ -429,6 +437,16 @@ def render_html(template: str, **context) -> str:
 # --------------------------------------------------------------------------- outputs
 
 
+@contextlib.contextmanager
+def _writing(folder: Path):
+    """An output that cannot be written is bad input: one clear line naming the file."""
+    try:
+        yield
+    except OSError as exc:
+        raise InputError(f"cannot write the report ({exc.strerror or exc})",
+                         exc.filename or folder) from None
+
+
 def cells_frame(cells: list[dict]) -> pd.DataFrame:
     """One row per cell: the schema's columns first, any further keys after them."""
     extra = [k for c in cells for k in c if k not in CELL_COLUMNS]
@@ -444,14 +462,11 @@ def render_patient_report(result: dict, out_dir, image_root=None) -> Path:
     """
     r = check_result(result)
     out_dir = Path(out_dir)
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise InputError(f"cannot create the report folder ({exc.strerror or exc})", out_dir) from None
     html = render_html("report.html.j2", **page_context(r, image_root))
-    write_json(out_dir / "report.json", r)
-    write_csv(out_dir / "cells.csv", cells_frame(r["cells"]))
-    return write_text(out_dir / "report.html", html)
+    with _writing(out_dir):
+        write_json(out_dir / "report.json", r)
+        write_csv(out_dir / "cells.csv", cells_frame(r["cells"]))
+        return write_text(out_dir / "report.html", html)
 
 
 def summary_frame(results: list[dict]) -> pd.DataFrame:
@@ -490,7 +505,8 @@ def render_index(results: list[dict], out) -> tuple[Path, Path]:
                        n_failed=sum("error" in r for r in checked),
                        example=any(r.get("example") for r in checked))
     out = Path(out)
-    return write_csv(out / "summary.csv", frame), write_text(out / "index.html", html)
+    with _writing(out):
+        return write_csv(out / "summary.csv", frame), write_text(out / "index.html", html)
 
 
 # --------------------------------------------------------------------------- the example (made up)
