@@ -84,7 +84,7 @@ def test_ci_of_indistinguishable_groups_contains_chance():
     labels = np.repeat(["A", "B"], 60)
     (low,), (high,) = (m[:1, 1:] for m in consistency_ci(X, labels, ["A", "B"]))
     assert low[0] < 0.5 < high[0] and high[0] - low[0] < 0.4
-    with pytest.raises(ValueError, match="confidence_level"):
+    with pytest.raises(InputError, match="confidence level"):
         consistency_ci(X, labels, confidence_level=95)
 
 

@@ -104,9 +104,9 @@ def consistency_ci(X: np.ndarray, labels, order: Sequence[str] | None = None, *,
     on their order.
     """
     if not 0 < confidence_level < 1:
-        raise ValueError(f"confidence_level must be in (0, 1), got {confidence_level}")
+        raise InputError(f"confidence level must be in (0, 1), got {confidence_level}")
     if n_resamples < 1:
-        raise ValueError(f"n_resamples must be at least 1, got {n_resamples}")
+        raise InputError(f"bootstrap resamples must be at least 1, got {n_resamples}")
     Xn, labels, order = _prepare(X, labels, order)
     low = np.full((len(order), len(order)), np.nan)
     high = low.copy()
