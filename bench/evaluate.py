@@ -31,12 +31,12 @@ from vexscreen.evaluation.classifier import platt_svc
 from vexscreen.evaluation.metrics import binary_metrics
 from vexscreen.evaluation.splitters import study_resample
 
-GROUPS = ["MDS", "UBA1-WT", "VEXAS"]
+CLASSES = ["MDS", "UBA1-WT", "VEXAS"]
 
 
-def loop_evaluate(X, meta, groups, iterations=10, n_agg=100, size=10, seed=4512):
+def loop_evaluate(X, meta, classes, iterations=10, n_agg=100, size=10, seed=4512):
     """The protocol written plainly, loop by loop, as a baseline."""
-    keep = meta["GROUP"].isin(groups).to_numpy()
+    keep = meta["GROUP"].isin(classes).to_numpy()
     X = normalize(X[keep])
     P = meta["PATIENT"].to_numpy()[keep]
     G = meta["GROUP"].to_numpy()[keep]
@@ -55,7 +55,7 @@ def loop_evaluate(X, meta, groups, iterations=10, n_agg=100, size=10, seed=4512)
                 for _ in range(n_agg):
                     idx = rng.choice(np.where(P == p)[0], size=size)
                     A.append(np.median(X[idx], axis=0))
-                    y.append(int(G[idx[0]] == groups[-1]))
+                    y.append(int(G[idx[0]] == classes[-1]))
             return np.array(A), np.array(y)
 
         A_tr, y_tr = aggregates(train)
@@ -69,18 +69,18 @@ def part1(quick: bool):
     enc = synthetic_encodings(study_structure("PN"), dim=512, signal=0.15, patient_effect=0.5, seed=7)
     its = 3 if quick else 10
     t = time.perf_counter()
-    base = loop_evaluate(enc.X, enc.meta, GROUPS, iterations=its)
+    base = loop_evaluate(enc.X, enc.meta, CLASSES, iterations=its)
     t_base = time.perf_counter() - t
     t = time.perf_counter()
-    ours = evaluate(enc, GROUPS, iterations=its, patient_level=False, progress=False)
+    ours = evaluate(enc, CLASSES, iterations=its, patient_level=False, progress=False)
     t_ours = time.perf_counter() - t
     t = time.perf_counter()
-    ours2 = evaluate(enc, GROUPS, iterations=its, patient_level=False, progress=False, n_jobs=2)
+    ours2 = evaluate(enc, CLASSES, iterations=its, patient_level=False, progress=False, n_jobs=2)
     t_ours2 = time.perf_counter() - t
     ours_aucs = [r["auc"] for r in ours["iterations"]]
     identical = ours_aucs == base and [r["auc"] for r in ours2["iterations"]] == base
     print(f"\n## evaluate at the study's PN scale ({len(enc)} cells, 512 dims, 12 patients, "
-          f"{'/'.join(GROUPS)}, {its} iterations)")
+          f"{'/'.join(CLASSES)}, {its} iterations)")
     print(f"{'implementation':<34}{'time (s)':>10}{'vs loop':>10}")
     print(f"{'loop baseline (study-style)':<34}{t_base:>10.2f}{1.0:>10.2f}")
     print(f"{'vexscreen evaluate, 1 job':<34}{t_ours:>10.2f}{t_base / t_ours:>10.2f}x")

@@ -1,6 +1,8 @@
 """Encoding-set loader: every bad input gives a clear error naming the file."""
 import json
 import os
+import shutil
+from importlib import resources
 
 import numpy as np
 import pandas as pd
@@ -8,7 +10,14 @@ import pytest
 
 from vexscreen.cli import main
 from vexscreen.exceptions import InputError
-from vexscreen.data import load_encodings, save_encodings, write_json
+from vexscreen.data import EncodingSet, load_encodings, save_encodings, write_json
+
+
+@pytest.fixture(scope="module")
+def bundled_paper():
+    """The study's published encoder-test encodings, as bundled in the package."""
+    with resources.as_file(resources.files("vexscreen") / "resources" / "paper") as path:
+        yield path
 
 
 def _write(folder, X, meta, encoder_test=False):
@@ -30,12 +39,12 @@ def test_roundtrip_study_layout(tmp_path):
     enc = load_encodings(tmp_path)
     assert enc.X.dtype == np.float32 and np.array_equal(enc.X, X)
     assert list(enc.meta.columns) == ["PATIENT", "SAMPLE", "GROUP"]
-    assert enc.group_order() == ["A", "B"]
+    assert enc.label_order() == ["A", "B"]
     assert not [p for p in os.listdir(tmp_path) if p.startswith(".")], "temporary files left behind"
 
 
-def test_reads_published_encoder_test_layout(paper_dir):
-    enc = load_encodings(paper_dir / "PN")
+def test_reads_published_encoder_test_layout(bundled_paper):
+    enc = load_encodings(bundled_paper / "PN")
     assert enc.X.shape == (216, 512) and list(enc.meta.columns) == ["GROUP"]
 
 
@@ -82,12 +91,14 @@ def test_header_only_metadata(tmp_path):
         load_encodings(tmp_path)
 
 
-def test_folder_without_a_layout(tmp_path, paper_dir):
+def test_folder_without_a_layout(tmp_path, bundled_paper):
     with pytest.raises(InputError, match="no encodings.npy"):
         load_encodings(tmp_path)
     # the published cohort folder has metadata.csv but not its (unpublished) encodings:
     # the encoder-test pair there is still found
-    assert load_encodings(paper_dir / "MO").X.shape == (60, 2048)
+    mo = shutil.copytree(bundled_paper / "MO", tmp_path / "MO")
+    _meta(4).to_csv(mo / "metadata.csv", index=False)
+    assert load_encodings(mo).X.shape == (60, 2048)
     _write(tmp_path / "half", np.ones((4, 2), np.float32), _meta(4))
     os.remove(tmp_path / "half" / "encodings.npy")
     with pytest.raises(InputError, match="metadata.csv without encodings.npy"):
@@ -97,9 +108,20 @@ def test_folder_without_a_layout(tmp_path, paper_dir):
 def test_unknown_group_and_duplicate(tmp_path):
     enc = load_encodings(_write(tmp_path, np.ones((4, 2), np.float32), _meta(4)))
     with pytest.raises(InputError, match=r"\['VEXAS'\] not in the data"):
-        enc.check_groups(["A", "VEXAS"])
+        enc.check_classes(["A", "VEXAS"])
     with pytest.raises(InputError, match="named twice"):
-        enc.check_groups(["A", "A"])
+        enc.check_classes(["A", "A"])
+    with pytest.raises(InputError, match="not in the data"):
+        enc.select_classes(["B", "C"])
+
+
+def test_select_classes_keeps_cell_order():
+    X = np.arange(16, dtype=np.float32).reshape(8, 2)
+    enc = EncodingSet(X, _meta(8, groups=("A", "B", "C")))
+    sub = enc.select_classes(["C", "A"])
+    keep = np.isin(enc.labels, ["A", "C"])
+    assert np.array_equal(sub.X, X[keep]) and list(sub.labels) == list(enc.labels[keep])
+    assert list(sub.patients) == list(enc.patients[keep]) and sub.label_order() == ["A", "C"]
 
 
 def test_cli_reports_error_and_exit_code(tmp_path, capsys):

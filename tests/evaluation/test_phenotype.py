@@ -11,6 +11,7 @@ from vexscreen.evaluation import StratifiedPatientSplit, evaluate
 from vexscreen.evaluation.classifier import platt_svc
 from vexscreen.evaluation.metrics import binary_metrics
 from vexscreen.evaluation.phenotype import prepare
+from vexscreen.evaluation.splitters import study_resample
 
 FAST = dict(iterations=4, aggregates=30, progress=False)
 
@@ -65,15 +66,16 @@ def test_deterministic(tmp_path):
         s = d["aggregate_level"][key]
         assert s["low"] <= s["mean"] <= s["high"]
     assert d["patient_level"]["method"] == "leave-one-patient-out"
-    assert set(d["patient_level"]["scores"]) == {f"{g}[{i}]" for g, n in (("MDS", 6), ("UBA1-WT", 3), ("VEXAS", 3))
-                                                 for i in range(1, n + 1)}
+    # one score per patient, patients sorted (leave-one-group-out order)
+    assert list(d["patient_level"]["scores"]) == sorted(
+        f"{g}[{i}]" for g, n in (("MDS", 6), ("UBA1-WT", 3), ("VEXAS", 3)) for i in range(1, n + 1))
 
 
 @pytest.mark.parametrize("groups", [["UBA1-WT", "VEXAS"], ["MDS", "VEXAS"], ["MDS", "UBA1-WT", "VEXAS"]])
 def test_no_patient_in_both_halves(groups):
-    enc = _cohort(signal=0.5, patient_effect=0.5).select_groups(groups)
+    enc = _cohort(signal=0.5, patient_effect=0.5).select_classes(groups)
     splitter = StratifiedPatientSplit(10, 0.5, 4512)
-    patients, labels = enc.patients, enc.groups
+    patients, labels = enc.patients, enc.labels
     all_patients = set(patients)
     for seed, train, test in splitter.split_patients(labels, patients):
         assert not set(train) & set(test)
@@ -89,3 +91,63 @@ def test_evaluate_cli_help(capsys):
         main(["evaluate", "--help"])
     assert exc.value.code == 0
     assert "--aggregate-size" in capsys.readouterr().out
+
+
+def test_iterations_match_the_study_loop_written_out():
+    """Per iteration: patient split, one RandomState(seed) for training then test aggregates, SVM."""
+    enc = _cohort(signal=0.4, patient_effect=0.5)
+    classes = ["MDS", "UBA1-WT", "VEXAS"]
+    r = evaluate(enc, classes, iterations=3, aggregates=15, patient_level=False, progress=False)
+    X, y, patients, labels, table = prepare(enc, classes)
+    ids, grp = table["patient"].to_numpy(), table["label"].to_numpy()
+    for n, record in enumerate(r["iterations"]):
+        seed = 4512 + n
+        train = study_resample(ids, len(ids) * 0.5, grp, seed)
+        test = np.setdiff1d(ids, train)
+        rng = np.random.RandomState(seed)
+
+        def aggregates(names):
+            rows = [(np.median(X[rng.choice(np.where(patients == p)[0], size=10)], axis=0),
+                     int(grp[ids == p][0] == "VEXAS")) for p in names for _ in range(15)]
+            return np.array([a for a, _ in rows]), np.array([t for _, t in rows])
+
+        A_tr, y_tr = aggregates(train)
+        A_te, y_te = aggregates(test)
+        p = platt_svc().fit(A_tr, y_tr).predict_proba(A_te)[:, 1]
+        assert record["train_patients"] == list(train) and record["test_patients"] == list(test)
+        assert record == {**record, **binary_metrics(y_te, p)}
+
+
+def test_progress_goes_to_the_callback_and_nothing_is_printed(capsys, caplog):
+    enc = _cohort(signal=1.0, patient_effect=0.3)
+    calls = []
+    evaluate(enc, ["UBA1-WT", "VEXAS"], iterations=2, aggregates=10,
+             progress=lambda desc, done, total: calls.append((desc, done, total)))
+    stages = list(dict.fromkeys(desc for desc, _, _ in calls))
+    assert stages == ["evaluate UBA1-WT/VEXAS", "leave-one-patient-out", "leave-pair-out"]
+    assert [(d, t) for desc, d, t in calls if desc == stages[0]] == [(0, 2), (1, 2), (2, 2)]
+    assert [(d, t) for desc, d, t in calls if desc == "leave-pair-out"][-1] == (9, 9)  # 3 x 3 pairs
+    with caplog.at_level("INFO", logger="vexscreen.evaluation.phenotype"):
+        evaluate(enc, ["UBA1-WT", "VEXAS"], iterations=2, aggregates=10, progress=True,
+                 patient_level=False)
+    assert "evaluate UBA1-WT/VEXAS: 2/2 done" in caplog.text
+    out = capsys.readouterr()
+    assert out.out == "" and out.err == ""
+
+
+@pytest.mark.parametrize("option, value, fragment", [
+    ("--iterations", "0", "iterations must be at least 1"),
+    ("--aggregates", "4", "aggregates must be at least 5"),
+    ("--aggregate-size", "0", "aggregate size must be at least 1"),
+    ("--train-fraction", "1.0", "train fraction must be between 0 and 1"),
+    ("--threshold", "1.5", "threshold must be between 0 and 1"),
+    ("--jobs", "0", "jobs must be"),
+])
+def test_cli_rejects_out_of_range_options(tmp_path, capsys, option, value, fragment):
+    enc = _cohort(signal=0.4, patient_effect=0.5, cells=5)
+    save_encodings(tmp_path / "enc", enc.X, enc.meta)
+    code = main(["evaluate", str(tmp_path / "enc"), "--groups", "UBA1-WT,VEXAS", "--out", str(tmp_path / "o"),
+                 "--no-plots", "--quiet", option, value])
+    err = capsys.readouterr().err
+    assert code == 2 and fragment in err
+    assert not (tmp_path / "o").exists()

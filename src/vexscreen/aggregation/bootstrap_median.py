@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
+from sklearn.utils.validation import check_is_fitted
 
 from ..exceptions import InputError
 
@@ -19,14 +20,17 @@ from ..exceptions import InputError
 class BootstrapMedianAggregator(BaseEstimator):
     """Turn cells into bootstrapped-median aggregates, patient by patient.
 
-    A resampler in the imbalanced-learn style: ``fit_resample(X, y, groups)``
-    returns ``(A, y_A, groups_A)`` with ``n_aggregates`` rows per patient.
+    A resampler in the imbalanced-learn style. ``fit`` starts the random stream
+    (``random_state_``, from :func:`sklearn.utils.check_random_state`);
+    ``resample(X, y, groups)`` draws from it and returns ``(A, y_A, groups_A)``
+    with ``n_aggregates`` rows per patient; ``fit_resample`` is both. Successive
+    ``resample`` calls continue one stream, as the study's code did (training
+    patients first, then test patients, METHOD.md Step 2b).
 
-    ``random_state``: an int, or a ``numpy.random.RandomState`` that is used
-    (and advanced) in place, so successive calls continue one random stream as
-    the study's code did (training patients first, then test patients).
-    Draws are identical to the study's per-aggregate ``rng.choice(idx, 10)``
-    loop: one vectorised ``rng.choice(idx, size=(n_aggregates, 10))`` consumes
+    ``random_state``: None, an int, or a ``numpy.random.RandomState``; an
+    instance is used (and advanced) in place, as scikit-learn does. Draws are
+    identical to the study's per-aggregate ``rng.choice(idx, 10)`` loop: one
+    vectorised ``rng.choice(idx, size=(n_aggregates, 10))`` per patient consumes
     the stream in the same order.
     """
 
@@ -36,46 +40,62 @@ class BootstrapMedianAggregator(BaseEstimator):
         self.random_state = random_state
 
     def fit(self, X=None, y=None, groups=None):
-        """Stateless: nothing is learned. Present for pipeline composition."""
-        self._rng = check_random_state(self.random_state)
+        """Start the random stream; nothing is learned from the data."""
+        self.random_state_ = check_random_state(self.random_state)
         return self
 
-    def _stream(self):
-        if not hasattr(self, "_rng"):
-            self._rng = check_random_state(self.random_state)
-        return self._rng
+    def resample(self, X, y=None, groups=None, *, order: Sequence | None = None):
+        """Aggregate the cells of each patient, continuing the fitted random stream.
 
-    def fit_resample(self, X, y=None, groups=None, *, order: Sequence | None = None):
-        """Aggregate the cells of each patient.
-
-        ``groups``: patient id per cell (required). ``order``: the patients to
-        aggregate, in this order (default: order of first appearance); a patient
-        of ``order`` with no cells is an error.
-        Returns ``(A, y_A, groups_A)``; ``y_A`` is None when ``y`` is None.
+        ``groups``: patient id per cell (required). ``y``: optional label per
+        cell, one per patient. ``order``: the patients to aggregate, in this
+        order (default: order of first appearance); a patient of ``order`` with
+        no cells is an error. Returns ``(A, y_A, groups_A)``; ``y_A`` is None
+        when ``y`` is None.
         """
-        if groups is None:
-            raise InputError("groups= (the patient of each cell) is required to aggregate")
-        X = np.asarray(X)
-        groups = np.asarray(groups)
-        if len(groups) != len(X):
-            raise InputError(f"{len(X)} cells but {len(groups)} patient labels")
+        check_is_fitted(self, "random_state_")
+        X, y, groups = _check_cells(X, y, groups)
         if order is None:
             order = list(dict.fromkeys(groups.tolist()))
-        rng = self._stream()
         by_patient = _indices_by_patient(groups)
         blocks, labels, owners = [], [], []
         for patient in order:
             idx = by_patient.get(patient)
             if idx is None or len(idx) == 0:
                 raise InputError(f"patient {patient!r} has no cells")
-            draws = rng.choice(idx, size=(self.n_aggregates, self.aggregate_size))
+            draws = self.random_state_.choice(idx, size=(self.n_aggregates, self.aggregate_size))
             blocks.append(np.median(X[draws], axis=1).astype(X.dtype, copy=False))
             owners.append(np.full(self.n_aggregates, patient, dtype=object))
             if y is not None:
-                labels.append(np.repeat(np.asarray(y)[idx[0]], self.n_aggregates))
+                labels.append(np.repeat(_patient_label(y, idx, patient), self.n_aggregates))
         A = np.concatenate(blocks)
         y_A = np.concatenate(labels) if y is not None else None
         return A, y_A, np.concatenate(owners)
+
+    def fit_resample(self, X, y=None, groups=None, *, order: Sequence | None = None):
+        """``fit`` then ``resample``: a fresh stream, unless ``random_state`` is an instance."""
+        return self.fit(X, y, groups).resample(X, y, groups, order=order)
+
+
+def _check_cells(X, y, groups):
+    if groups is None:
+        raise InputError("groups= (the patient of each cell) is required to aggregate")
+    X = np.asarray(X)
+    groups = np.asarray(groups)
+    if len(groups) != len(X):
+        raise InputError(f"{len(X)} cells but {len(groups)} patient labels")
+    if y is not None:
+        y = np.asarray(y)
+        if len(y) != len(X):
+            raise InputError(f"{len(X)} cells but {len(y)} labels")
+    return X, y, groups
+
+
+def _patient_label(y: np.ndarray, idx: np.ndarray, patient):
+    label = y[idx[0]]
+    if (y[idx] != label).any():
+        raise InputError(f"patient {patient!r} has cells with different labels")
+    return label
 
 
 def _indices_by_patient(groups: np.ndarray) -> dict:

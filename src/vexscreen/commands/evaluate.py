@@ -36,22 +36,23 @@ def run(args) -> int:
     from ..evaluation import evaluate, patient_aggregates
     from ..evaluation.phenotype import prepare
     from ..report import aggregate_umap_figure, format_evaluation_row
+    from .progress import TqdmProgress
 
     enc = load_encoding_input(args)
-    groups = split_list(args.groups)
-    result = evaluate(enc, groups, iterations=args.iterations, aggregates=args.aggregates,
+    classes = split_list(args.groups)
+    result = evaluate(enc, classes, iterations=args.iterations, aggregates=args.aggregates,
                       aggregate_size=args.aggregate_size, train_fraction=args.train_fraction,
                       seed=args.seed, threshold=args.threshold,
-                      patient_level=not args.no_patient_level, progress=not args.quiet,
-                      n_jobs=args.jobs)
+                      patient_level=not args.no_patient_level,
+                      progress=None if args.quiet else TqdmProgress(), n_jobs=args.jobs)
     args.out.mkdir(parents=True, exist_ok=True)
     write_json(args.out / "evaluation.json", result)
     print(format_evaluation_row(result))
     if not args.no_plots:
-        X, y, patients, labels, table = prepare(enc, groups)
+        X, y, patients, labels, table = prepare(enc, classes)
         A, _, owners = patient_aggregates(X, y, patients, aggregates=args.aggregates,
                                           aggregate_size=args.aggregate_size, seed=args.seed)
-        aggregate_umap_figure(A, owners, dict(zip(table["patient"], table["label"])), groups,
+        aggregate_umap_figure(A, owners, dict(zip(table["patient"], table["label"])), classes,
                               result, args.out / "evaluation_umap.png")
     print(f"wrote {args.out}/evaluation.json" + ("" if args.no_plots else ", evaluation_umap.png"))
     return 0

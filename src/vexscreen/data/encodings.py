@@ -43,7 +43,8 @@ class EncodingSet:
         return len(self.X)
 
     @property
-    def groups(self) -> np.ndarray:
+    def labels(self) -> np.ndarray:
+        """The GROUP (diagnosis or morphology) of each cell."""
         return self.meta["GROUP"].to_numpy()
 
     @property
@@ -51,7 +52,7 @@ class EncodingSet:
         self._need("PATIENT")
         return self.meta["PATIENT"].to_numpy()
 
-    def group_order(self) -> list[str]:
+    def label_order(self) -> list[str]:
         """Groups in order of first appearance."""
         return list(pd.unique(self.meta["GROUP"]))
 
@@ -60,26 +61,29 @@ class EncodingSet:
             raise InputError(f"metadata has no {column} column (columns: {', '.join(self.meta.columns)})",
                              self.source or None)
 
-    def check_groups(self, groups: Sequence[str]) -> list[str]:
-        """Return ``groups`` as a list; error naming any group not in the data."""
-        groups = list(groups)
-        if len(set(groups)) != len(groups):
-            raise InputError(f"a group is named twice in {groups}")
+    def check_classes(self, classes: Sequence[str]) -> list[str]:
+        """Return ``classes`` (groups to compare) as a list; error naming any group not in the data."""
+        classes = list(classes)
+        if len(set(classes)) != len(classes):
+            raise InputError(f"a group is named twice in {classes}")
         present = set(self.meta["GROUP"])
-        missing = [g for g in groups if g not in present]
+        missing = [c for c in classes if c not in present]
         if missing:
             raise InputError(f"group(s) {missing} not in the data; groups present: {sorted(present)}",
                              self.source or None)
-        return groups
+        return classes
 
-    def select_groups(self, groups: Sequence[str]) -> "EncodingSet":
-        """Cells of ``groups`` only, in their original order."""
-        groups = self.check_groups(groups)
-        keep = self.meta["GROUP"].isin(groups).to_numpy()
+    def select_classes(self, classes: Sequence[str]) -> "EncodingSet":
+        """Cells of ``classes`` only, in their original order."""
+        classes = self.check_classes(classes)
+        keep = self.meta["GROUP"].isin(classes).to_numpy()
         return EncodingSet(self.X[keep], self.meta[keep], self.source, self.required)
 
-    def subset(self, mask) -> "EncodingSet":
-        return EncodingSet(self.X[mask], self.meta[mask], self.source, self.required)
+    # the old names, kept while other branches still call them
+    groups = labels  # TEMPORARY alias until merge
+    group_order = label_order  # TEMPORARY alias until merge
+    check_groups = check_classes  # TEMPORARY alias until merge
+    select_groups = select_classes  # TEMPORARY alias until merge
 
 
 def _read_matrix(path: Path, mmap: bool = False) -> np.ndarray:

@@ -2,7 +2,7 @@
 
 Cells of patient ``p`` in group ``g``: ``mu + signal * s_g + u_p + e``, with a
 per-patient offset ``u_p`` (``patient_effect``: the patient/smear effects that
-make cell-level splits leak) and a group shift ``s_g`` only for ``signal_groups``.
+make cell-level splits leak) and a group shift ``s_g`` only for the groups in ``signal_classes``.
 """
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from .encodings import EncodingSet
 
 
 def synthetic_encodings(structure: pd.DataFrame, *, dim: int = 64, signal: float = 1.0,
-                        signal_groups=("VEXAS",), patient_effect: float = 1.0,
+                        signal_classes=("VEXAS",), patient_effect: float = 1.0,
                         noise: float = 1.0, scale: float = 1.0, seed: int = 0) -> EncodingSet:
     """Encodings following ``structure`` (columns GROUP, PATIENT, SAMPLE, N_CELLS).
 
@@ -29,7 +29,7 @@ def synthetic_encodings(structure: pd.DataFrame, *, dim: int = 64, signal: float
         v = rng.normal(size=dim)
         return v / np.linalg.norm(v)
 
-    shift = {g: signal * direction() for g in signal_groups}
+    shift = {g: signal * direction() for g in signal_classes}
     rows, blocks = [], []
     offsets = {}
     for rec in structure.itertuples(index=False):
@@ -44,11 +44,11 @@ def synthetic_encodings(structure: pd.DataFrame, *, dim: int = 64, signal: float
                        source="synthetic", required=("PATIENT", "SAMPLE", "GROUP"))
 
 
-def simple_structure(n_per_group: dict, samples_per_patient: int = 2,
+def simple_structure(n_per_class: dict, samples_per_patient: int = 2,
                      cells_per_sample: int = 50) -> pd.DataFrame:
-    """A cohort structure with ``n_per_group[g]`` patients named ``g[i]``."""
+    """A cohort structure with ``n_per_class[g]`` patients named ``g[i]`` in group ``g``."""
     rows = []
-    for g, n in n_per_group.items():
+    for g, n in n_per_class.items():
         for i in range(1, n + 1):
             for s in range(samples_per_patient):
                 rows.append({"GROUP": g, "PATIENT": f"{g}[{i}]", "SAMPLE": f"{g}{i}s{s}",

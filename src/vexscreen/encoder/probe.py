@@ -15,10 +15,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 from sklearn.model_selection import train_test_split
-from sklearn.neighbors import KNeighborsClassifier
 
-N_SPLITS = 10
-N_NEIGHBORS = 5
+from ..evaluation.knn import N_NEIGHBORS, N_SPLITS, half_splits, knn_split_scores
 
 
 def l2_normalise(X: np.ndarray) -> np.ndarray:
@@ -34,43 +32,40 @@ def probe_accuracy(X: np.ndarray, meta: pd.DataFrame, n_splits: int = N_SPLITS,
     groups = meta["GROUP"].astype(str).to_numpy()
     if len(set(groups)) < 2:
         return float("nan"), "probe needs at least 2 groups"
-    note = ""
-    accs = []
     if "SAMPLE" in meta.columns:
-        # a sample is identified by its group/patient/sample path
-        keys = meta["GROUP"].astype(str) + "/" + meta.get("PATIENT", "").astype(str) + "/" + meta["SAMPLE"].astype(str)
-        keys = keys.to_numpy()
-        samples, first = np.unique(keys, return_index=True)
-        sample_group = groups[first]
-        counts = pd.Series(sample_group).value_counts()
-        stratify = sample_group if counts.min() >= 2 else None
-        if stratify is None:
-            note = (f"group(s) {sorted(counts[counts < 2].index)} have fewer than 2 samples: "
-                    "sample split not stratified")
-        for seed in range(n_splits):
-            try:
-                train_s, _ = train_test_split(samples, train_size=0.5, random_state=seed, shuffle=True,
-                                              stratify=stratify)
-            except ValueError:  # too few samples per group for an exact half
-                train_s, _ = train_test_split(samples, train_size=0.5, random_state=seed, shuffle=True)
-                note = note or "sample split not stratified (too few samples for stratified halves)"
-            train = np.isin(keys, train_s)
-            test = ~train
-            if len(set(groups[train])) < 1 or train.sum() < n_neighbors or test.sum() == 0:
-                continue
-            knn = KNeighborsClassifier(n_neighbors=min(n_neighbors, int(train.sum())))
-            knn.fit(X[train], groups[train])
-            accs.append(float((knn.predict(X[test]) == groups[test]).mean()))
+        splits, note = _sample_splits(meta, groups, n_splits, n_neighbors)
     else:
         note = "no SAMPLE column: cells split (stratified by group) instead of samples"
-        idx = np.arange(len(X))
-        counts = pd.Series(groups).value_counts()
-        stratify = groups if counts.min() >= 2 else None
-        for seed in range(n_splits):
-            train, test = train_test_split(idx, train_size=0.5, random_state=seed, shuffle=True, stratify=stratify)
-            knn = KNeighborsClassifier(n_neighbors=min(n_neighbors, len(train)))
-            knn.fit(X[train], groups[train])
-            accs.append(float((knn.predict(X[test]) == groups[test]).mean()))
+        stratify = groups if pd.Series(groups).value_counts().min() >= 2 else None
+        splits = half_splits(len(X), stratify=stratify, n_splits=n_splits)
+    accs = knn_split_scores(X, groups, splits, n_neighbors=n_neighbors, scoring="accuracy")
     if not accs:
         return float("nan"), (note + "; " if note else "") + "no usable split"
     return float(np.mean(accs)), note
+
+
+def _sample_splits(meta: pd.DataFrame, groups: np.ndarray, n_splits: int, n_neighbors: int):
+    """Half splits of the samples (seed i), as cell indices ``(train, test)``; and a note on fallbacks.
+
+    A split leaving fewer than ``n_neighbors`` training cells or no test cell is skipped.
+    """
+    # a sample is identified by its group/patient/sample path
+    keys = (meta["GROUP"].astype(str) + "/" + meta.get("PATIENT", "").astype(str) + "/"
+            + meta["SAMPLE"].astype(str)).to_numpy()
+    samples, first = np.unique(keys, return_index=True)
+    counts = pd.Series(groups[first]).value_counts()
+    stratify = groups[first] if counts.min() >= 2 else None
+    note = "" if stratify is not None else (
+        f"group(s) {sorted(counts[counts < 2].index)} have fewer than 2 samples: sample split not stratified")
+    splits = []
+    for seed in range(n_splits):
+        try:
+            train_s, _ = train_test_split(samples, train_size=0.5, random_state=seed, shuffle=True,
+                                          stratify=stratify)
+        except ValueError:  # too few samples per group for an exact half
+            train_s, _ = train_test_split(samples, train_size=0.5, random_state=seed, shuffle=True)
+            note = note or "sample split not stratified (too few samples for stratified halves)"
+        train = np.isin(keys, train_s)
+        if train.sum() >= n_neighbors and (~train).any():
+            splits.append((np.flatnonzero(train), np.flatnonzero(~train)))
+    return splits, note

@@ -3,10 +3,11 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.model_selection import StratifiedKFold
 from sklearn.svm import SVC
+from sklearn.utils.validation import check_is_fitted
 
 from ..aggregation import BootstrapMedianAggregator
 
@@ -24,15 +25,29 @@ def platt_svc(C: float = 1.0, kernel: str = "rbf", gamma="scale"):
                                   cv=StratifiedKFold(5), ensemble=False)
 
 
-class PatientClassifier(BaseEstimator, ClassifierMixin):
-    """Score patients from their cells.
+class PatientClassifier(ClassifierMixin, BaseEstimator):
+    """Score patients from their cells (METHOD.md Step 2b).
 
-    ``fit(X, y, groups)``: ``X`` L2-normalised cell encodings, ``y`` per-cell
-    binary label (1 = positive group), ``groups`` patient per cell. Cells are
-    aggregated per patient by ``aggregator`` and an RBF SVM with Platt scaling
-    is fitted on the aggregates. ``predict_proba`` scores aggregates (or cells);
-    ``score_patients`` gives one probability per patient: the mean over its
-    aggregates.
+    Cells in, patients out, in ``fit`` and in prediction alike:
+
+    - ``fit(X, y, groups)``: ``X`` L2-normalised cell encodings, ``y`` binary
+      label per cell (1 = positive group, one label per patient), ``groups``
+      the patient of each cell. ``aggregator_`` (a clone of ``aggregator``,
+      default :class:`BootstrapMedianAggregator`) is fitted, draws each
+      patient's aggregates, and ``svm_`` (:func:`platt_svc`) is fitted on them.
+    - ``predict_proba(X, groups)``: one row per patient (patients in order of
+      first appearance, or ``order``): the mean class probabilities over the
+      patient's aggregates. ``score_patients`` gives the positive column as a
+      Series indexed by patient; ``predict_aggregates`` the per-aggregate
+      probabilities (the study's aggregate-level AUC is computed on those).
+
+    Prediction draws its aggregates from ``aggregator_``'s random stream,
+    continuing where ``fit`` left off: with an int ``random_state`` a fit
+    followed by one prediction reproduces the study's single
+    ``RandomState(seed)`` per iteration (training then test aggregates).
+    Predicting again continues the stream (new aggregates); refit to restart it.
+    ``order`` (patients, in this order) fixes which patients are aggregated
+    first, hence which draws each one gets.
     """
 
     def __init__(self, aggregator=None, C: float = 1.0, kernel: str = "rbf", gamma="scale",
@@ -43,35 +58,41 @@ class PatientClassifier(BaseEstimator, ClassifierMixin):
         self.gamma = gamma
         self.threshold = threshold
 
-    def _aggregator(self):
-        if not hasattr(self, "aggregator_"):
-            self.aggregator_ = (self.aggregator if self.aggregator is not None
-                                else BootstrapMedianAggregator())
-        return self.aggregator_
-
     def fit(self, X, y, groups, *, order=None):
-        A, y_A, _ = self._aggregator().fit_resample(X, y, groups, order=order)
-        return self.fit_aggregates(A, y_A)
-
-    def fit_aggregates(self, A, y_A):
-        """Fit on ready-made aggregates (the study's inner step)."""
-        y_A = np.asarray(y_A).astype(int)
-        self.svm_ = platt_svc(self.C, self.kernel, self.gamma).fit(A, y_A)
+        """Aggregate the cells of every patient (``order``, default first appearance), fit the SVM."""
+        base = self.aggregator if self.aggregator is not None else BootstrapMedianAggregator()
+        self.aggregator_ = clone(base).fit(X, y, groups)
+        A, y_A, _ = self.aggregator_.resample(X, y, groups, order=order)
+        self.svm_ = platt_svc(self.C, self.kernel, self.gamma).fit(A, np.asarray(y_A).astype(int))
         self.classes_ = self.svm_.classes_
         return self
 
-    def predict_proba(self, A):
-        return self.svm_.predict_proba(A)
+    def predict_aggregates(self, X, groups, *, order=None):
+        """Class probabilities of each patient's aggregates: ``(proba, owners)``, one row each."""
+        check_is_fitted(self, "svm_")
+        A, _, owners = self.aggregator_.resample(X, None, groups, order=order)
+        return self.svm_.predict_proba(A), owners
 
-    def positive_proba(self, A) -> np.ndarray:
-        """Probability of the positive class (label 1) for each row of ``A``."""
-        return self.svm_.predict_proba(A)[:, list(self.classes_).index(1)]
-
-    def predict(self, A):
-        return (self.positive_proba(A) >= self.threshold).astype(int)
+    def predict_proba(self, X, groups, *, order=None) -> np.ndarray:
+        """Mean class probabilities over each patient's aggregates, one row per patient."""
+        proba, owners = self.predict_aggregates(X, groups, order=order)
+        return _mean_by_owner(proba, owners).to_numpy()
 
     def score_patients(self, X, groups, *, order=None) -> pd.Series:
-        """Mean positive probability over each patient's aggregates, indexed by patient."""
-        A, _, owners = self._aggregator().fit_resample(X, None, groups, order=order)
-        p = self.positive_proba(A)
-        return pd.Series(p).groupby(pd.Series(owners), sort=False).mean()
+        """Positive-class probability per patient (mean over its aggregates), indexed by patient."""
+        proba, owners = self.predict_aggregates(X, groups, order=order)
+        return _mean_by_owner(proba, owners)[self.positive_column()]
+
+    def predict(self, X, groups, *, order=None) -> np.ndarray:
+        """1 for each patient whose positive probability reaches ``threshold``, else 0."""
+        return (self.score_patients(X, groups, order=order).to_numpy() >= self.threshold).astype(int)
+
+    def positive_column(self) -> int:
+        """Column of the positive class (label 1) in the probability matrices."""
+        check_is_fitted(self, "classes_")
+        return list(self.classes_).index(1)
+
+
+def _mean_by_owner(proba: np.ndarray, owners: np.ndarray) -> pd.DataFrame:
+    """Rows of ``proba`` averaged per owner, owners in order of first appearance."""
+    return pd.DataFrame(proba).groupby(pd.Series(owners, name="patient"), sort=False).mean()

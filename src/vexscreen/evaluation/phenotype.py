@@ -2,50 +2,64 @@
 
 The study's protocol, every random step seeded; then leave-one-patient-out,
 one score per patient: the honest number for a cohort of a dozen patients.
+
+Progress: ``progress`` is None/False (silent), True (stages logged on this
+module's logger) or a callable ``progress(desc, done, total)``, called with
+``done = 0`` when a stage starts and after each of its tasks. The library never
+prints; the CLI passes a callback that draws progress bars.
 """
 from __future__ import annotations
 
+import logging
 import time
-from typing import Sequence
+from typing import Callable, Sequence, Union
 
 import numpy as np
 from joblib import Parallel, delayed
+from sklearn.model_selection import LeaveOneGroupOut
 from sklearn.preprocessing import normalize
-from tqdm.auto import tqdm
 
 from ..aggregation import BootstrapMedianAggregator
 from ..data.encodings import EncodingSet
 from ..exceptions import InputError
-from .classifier import PatientClassifier
+from .classifier import PatientClassifier, platt_svc
 from .metrics import auc_permutation_p, binary_metrics, mean_ci
-from .splitters import LeaveOnePatientOut, StratifiedPatientSplit, patient_table
+from .splitters import StratifiedPatientSplit, patient_table
 
-DEFAULTS = dict(iterations=10, aggregates=100, aggregate_size=10, train_fraction=0.5,
-                seed=4512, threshold=0.5)
+logger = logging.getLogger(__name__)
+
+Progress = Union[bool, None, Callable[[str, int, int], None]]
+
+CLASSIFIER = ("CalibratedClassifierCV(SVC(C=1.0, kernel='rbf'), method='sigmoid', "
+              "cv=StratifiedKFold(5), ensemble=False)")
+CI_METHOD = "scipy.stats.bootstrap of the mean over iterations, 95%, 9999 resamples, BCa, seeded"
 
 
-def prepare(encset: EncodingSet, groups: Sequence[str]):
-    """Cells of ``groups``: L2-normalised X, binary y (last group positive), patients, group per cell."""
-    groups = encset.check_groups(groups)
-    if len(groups) < 2:
-        raise InputError(f"need at least two groups to compare, got {groups}")
-    sub = encset.select_groups(groups)
+def prepare(encset: EncodingSet, classes: Sequence[str]):
+    """Cells of ``classes``: ``(X, y, patients, labels, table)``.
+
+    X L2-normalised, y binary (last class positive), label per cell, one table row per patient.
+    """
+    classes = encset.check_classes(classes)
+    if len(classes) < 2:
+        raise InputError(f"need at least two groups to compare, got {classes}")
+    sub = encset.select_classes(classes)
     X = normalize(np.asarray(sub.X, dtype=np.float32), norm="l2", axis=1)
-    labels = sub.groups
-    y = (labels == groups[-1]).astype(int)
+    labels = sub.labels
+    y = (labels == classes[-1]).astype(int)
     patients = sub.patients
     table = patient_table(labels, patients)  # checks one group per patient
-    for g in groups:
-        if (table["label"] == g).sum() < 1:
-            raise InputError(f"group {g!r} has no patients", encset.source or None)
+    for c in classes:
+        if (table["label"] == c).sum() < 1:
+            raise InputError(f"group {c!r} has no patients", encset.source or None)
     return X, y, patients, labels, table
 
 
-def evaluate(encset: EncodingSet, groups: Sequence[str], *, iterations: int = 10,
+def evaluate(encset: EncodingSet, classes: Sequence[str], *, iterations: int = 10,
              aggregates: int = 100, aggregate_size: int = 10, train_fraction: float = 0.5,
              seed: int = 4512, threshold: float = 0.5, patient_level: bool = True,
-             progress: bool = True, n_jobs: int = 1) -> dict:
-    """Run Step 2b on ``encset`` for ``groups`` (last = positive). Returns the JSON-ready result.
+             progress: Progress = None, n_jobs: int = 1) -> dict:
+    """Run Step 2b on ``encset`` for ``classes`` (diagnosis groups, last = positive); JSON-ready result.
 
     Per iteration ``n`` (seed ``seed + n``): a stratified half of the patients
     trains, the rest tests; ``RandomState(seed)`` draws ``aggregates`` medians of
@@ -53,36 +67,34 @@ def evaluate(encset: EncodingSet, groups: Sequence[str], *, iterations: int = 10
     RBF SVM scores the test aggregates. Means over iterations get seeded
     bootstrap 95% CIs. ``patient_level`` adds leave-one-patient-out scores.
     ``n_jobs`` runs iterations (and folds) in parallel with identical results.
+    The result keeps the study's words: ``"groups"`` (the classes), ``"positive"``.
     """
     t0 = time.perf_counter()
-    groups = list(groups)
-    X, y, patients, labels, table = prepare(encset, groups)
+    _check_parameters(iterations=iterations, aggregates=aggregates, aggregate_size=aggregate_size,
+                      train_fraction=train_fraction, threshold=threshold, n_jobs=n_jobs)
+    classes = list(classes)
+    X, y, patients, labels, table = prepare(encset, classes)
     label_of = dict(zip(table["patient"], table["label"]))
-    splitter = StratifiedPatientSplit(iterations, train_fraction, seed)
-    splits = list(splitter.split_patients(labels, patients))
+    y_of = {p: int(lab == classes[-1]) for p, lab in label_of.items()}
+    splits = list(StratifiedPatientSplit(iterations, train_fraction, seed).split_patients(labels, patients))
     records = _parallel(
-        (delayed(_one_iteration)(X, y, patients, it_seed, train_p, test_p, aggregates,
+        (delayed(_one_iteration)(X, y, patients, y_of, it_seed, train_p, test_p, aggregates,
                                  aggregate_size, threshold) for it_seed, train_p, test_p in splits),
-        n_jobs, len(splits), f"evaluate {'/'.join(groups)}", progress)
-    t_iter = time.perf_counter() - t0
-    summary = {k: mean_ci([r[k] for r in records], random_state=seed)
-               for k in ("auc", "sensitivity", "specificity")}
+        n_jobs, len(splits), f"evaluate {'/'.join(classes)}", progress)
+    timing = {"iterations_s": round(time.perf_counter() - t0, 3)}
     result = {
-        "groups": groups,
-        "positive": groups[-1],
+        "groups": classes,
+        "positive": classes[-1],
         "parameters": {"iterations": iterations, "aggregates": aggregates,
                        "aggregate_size": aggregate_size, "train_fraction": train_fraction,
-                       "seed": seed, "threshold": threshold,
-                       "classifier": "CalibratedClassifierCV(SVC(C=1.0, kernel='rbf'), "
-                                     "method='sigmoid', cv=StratifiedKFold(5), ensemble=False)",
-                       "ci": "scipy.stats.bootstrap of the mean over iterations, 95%, "
-                             "9999 resamples, BCa, seeded"},
-        "n_patients": {g: int((table["label"] == g).sum()) for g in groups},
-        "n_cells": {g: int((labels == g).sum()) for g in groups},
+                       "seed": seed, "threshold": threshold, "classifier": CLASSIFIER,
+                       "ci": CI_METHOD},
+        "n_patients": {c: int((table["label"] == c).sum()) for c in classes},
+        "n_cells": {c: int((labels == c).sum()) for c in classes},
         "iterations": records,
-        "aggregate_level": summary,
+        "aggregate_level": {k: mean_ci([r[k] for r in records], random_state=seed)
+                            for k in ("auc", "sensitivity", "specificity")},
     }
-    timing = {"iterations_s": round(t_iter, 3)}
     if patient_level:
         t1 = time.perf_counter()
         result["patient_level"] = leave_one_patient_out(
@@ -93,59 +105,102 @@ def evaluate(encset: EncodingSet, groups: Sequence[str], *, iterations: int = 10
     return result
 
 
-def _one_iteration(X, y, patients, it_seed, train_p, test_p, aggregates, aggregate_size, threshold):
-    """One of the study's iterations: aggregates from ``RandomState(seed)``, training patients first."""
-    rng = np.random.RandomState(it_seed)
-    clf = PatientClassifier(BootstrapMedianAggregator(aggregates, aggregate_size, rng),
+def _check_parameters(*, iterations, aggregates, aggregate_size, train_fraction, threshold, n_jobs):
+    """Out-of-range settings are input errors, named, before any work."""
+    problems = [
+        (iterations < 1, f"iterations must be at least 1, got {iterations}"),
+        # Platt scaling uses 5 folds: a class needs 5 training aggregates even with one patient
+        (aggregates < 5, f"aggregates must be at least 5 per patient, got {aggregates}"),
+        (aggregate_size < 1, f"aggregate size must be at least 1 cell, got {aggregate_size}"),
+        (not 0 < train_fraction < 1, f"train fraction must be between 0 and 1, got {train_fraction}"),
+        (not 0 <= threshold <= 1, f"threshold must be between 0 and 1, got {threshold}"),
+        (n_jobs == 0, "jobs must be a positive number of workers or negative (-1 = all cores), not 0"),
+    ]
+    for bad, message in problems:
+        if bad:
+            raise InputError(message)
+
+
+def _one_iteration(X, y, patients, y_of, it_seed, train_p, test_p, aggregates, aggregate_size,
+                   threshold):
+    """One of the study's iterations: one ``RandomState(seed)`` stream, training patients first.
+
+    The classifier's aggregator is seeded with ``it_seed``: ``fit`` draws the
+    training aggregates and prediction continues the same stream for the test ones.
+    """
+    clf = PatientClassifier(BootstrapMedianAggregator(aggregates, aggregate_size, it_seed),
                             threshold=threshold)
-    clf.fit(X, y, patients, order=train_p)
-    A_te, y_te, _ = clf.aggregator_.fit_resample(X, y, patients, order=test_p)
-    m = binary_metrics(y_te, clf.positive_proba(A_te), threshold)
+    train, test = np.isin(patients, train_p), np.isin(patients, test_p)
+    clf.fit(X[train], y[train], patients[train], order=train_p)
+    proba, owners = clf.predict_aggregates(X[test], patients[test], order=test_p)
+    y_te = np.array([y_of[o] for o in owners])
+    m = binary_metrics(y_te, proba[:, clf.positive_column()], threshold)
     return {"seed": int(it_seed), "train_patients": list(map(str, train_p)),
             "test_patients": list(map(str, test_p)), **m}
 
 
-def _parallel(tasks, n_jobs, total, desc, progress):
+def _report(progress: Progress, desc: str, done: int, total: int) -> None:
+    if callable(progress):
+        progress(desc, done, total)
+    elif progress and done == total:
+        logger.info("%s: %d/%d done", desc, done, total)
+
+
+def _parallel(tasks, n_jobs, total, desc, progress: Progress):
     """Run independent, individually seeded tasks; results in task order whatever ``n_jobs``."""
     # threads: libsvm and numpy release the GIL, and nothing is copied to workers
     out = Parallel(n_jobs=n_jobs, prefer="threads", return_as="generator")(tasks)
-    return list(tqdm(out, total=total, desc=desc, disable=not progress, leave=False))
+    _report(progress, desc, 0, total)
+    results = []
+    for r in out:
+        results.append(r)
+        _report(progress, desc, len(results), total)
+    return results
 
 
 def patient_aggregates(X, y, patients, *, aggregates=100, aggregate_size=10, seed=4512):
     """``aggregates`` medians for every patient, patients sorted, from ``RandomState(seed)``.
 
     As the study built them for its UMAP figure; reused for leave-one-patient-out.
+    Returns ``(A, y_A, owners)``.
     """
-    agg = BootstrapMedianAggregator(aggregates, aggregate_size, np.random.RandomState(seed))
+    agg = BootstrapMedianAggregator(aggregates, aggregate_size, seed)
     return agg.fit_resample(X, y, patients, order=sorted(set(np.asarray(patients).tolist())))
 
 
-def _lopo_fold(A, y_A, train, test, threshold):
-    clf = PatientClassifier(threshold=threshold).fit_aggregates(A[train], y_A[train])
-    return float(clf.positive_proba(A[test]).mean())
+def _positive_proba(svm, A) -> np.ndarray:
+    return svm.predict_proba(A)[:, list(svm.classes_).index(1)]
 
 
-def _pair_fold(A, y_A, owners, pos, neg, threshold):
+def _lopo_fold(A, y_A, train, test):
+    svm = platt_svc().fit(A[train], y_A[train])
+    return float(_positive_proba(svm, A[test]).mean())
+
+
+def _pair_fold(A, y_A, owners, pos, neg):
     """1 if the left-out positive patient outscores the left-out negative one (0.5 on a tie)."""
     out = np.isin(owners, [pos, neg])
-    clf = PatientClassifier(threshold=threshold).fit_aggregates(A[~out], y_A[~out])
-    s_pos = clf.positive_proba(A[owners == pos]).mean()
-    s_neg = clf.positive_proba(A[owners == neg]).mean()
+    svm = platt_svc().fit(A[~out], y_A[~out])
+    s_pos = _positive_proba(svm, A[owners == pos]).mean()
+    s_neg = _positive_proba(svm, A[owners == neg]).mean()
     return 1.0 if s_pos > s_neg else 0.5 if s_pos == s_neg else 0.0
 
 
 def leave_one_patient_out(X, y, patients, label_of: dict, *, aggregates=100, aggregate_size=10,
-                          seed=4512, threshold=0.5, progress=True, n_jobs=1) -> dict:
+                          seed=4512, threshold=0.5, progress: Progress = None, n_jobs=1) -> dict:
     """Each patient scored by a model fitted on every other patient's aggregates.
 
-    Score = mean positive probability over the patient's own aggregates; the AUC
-    is over patients (one point each), with an exact permutation p-value.
+    The aggregates are drawn once (:func:`patient_aggregates`); each fold fits
+    :func:`platt_svc` on them directly. Score = mean positive probability over
+    the patient's own aggregates; the AUC is over patients (one point each),
+    with an exact permutation p-value. Patients in sorted order
+    (``LeaveOneGroupOut`` order).
     """
     A, y_A, owners = patient_aggregates(X, y, patients, aggregates=aggregates,
                                         aggregate_size=aggregate_size, seed=seed)
-    folds = list(LeaveOnePatientOut().split(A, y_A, owners))
-    fitted = _parallel((delayed(_lopo_fold)(A, y_A, train, test, threshold) for train, test in folds),
+    y_A = y_A.astype(int)
+    folds = list(LeaveOneGroupOut().split(A, y_A, owners))
+    fitted = _parallel((delayed(_lopo_fold)(A, y_A, train, test) for train, test in folds),
                        n_jobs, len(folds), "leave-one-patient-out", progress)
     scores = {str(owners[test[0]]): s for (_, test), s in zip(folds, fitted)}
     truth = {str(owners[test[0]]): int(y_A[test[0]]) for _, test in folds}
@@ -157,11 +212,9 @@ def leave_one_patient_out(X, y, patients, label_of: dict, *, aggregates=100, agg
     # biases the LOPO AUC downwards when the signal is weak (down to 0 on a null cohort).
     # Leave-pair-out (Airola et al. 2011) has no such bias: every positive/negative pair of
     # patients is left out together and the AUC is the fraction ranked the right way round.
-    pos = [n for n in names if truth[n] == 1]
-    neg = [n for n in names if truth[n] == 0]
     owner_str = owners.astype(str)
-    pairs = [(a, b) for a in pos for b in neg]
-    wins = _parallel((delayed(_pair_fold)(A, y_A, owner_str, a, b, threshold) for a, b in pairs),
+    pairs = [(a, b) for a in names if truth[a] == 1 for b in names if truth[b] == 0]
+    wins = _parallel((delayed(_pair_fold)(A, y_A, owner_str, a, b) for a, b in pairs),
                      n_jobs, len(pairs), "leave-pair-out", progress)
     return {"method": "leave-one-patient-out", "auc": m["auc"],
             "sensitivity": m["sensitivity"], "specificity": m["specificity"],

@@ -88,16 +88,3 @@ class StratifiedPatientSplit:
         groups = np.asarray(groups)
         for _, train, test in self.split_patients(y, groups):
             yield np.flatnonzero(np.isin(groups, train)), np.flatnonzero(np.isin(groups, test))
-
-
-class LeaveOnePatientOut:
-    """One split per patient: that patient alone in the test set."""
-
-    def get_n_splits(self, X=None, y=None, groups=None) -> int:
-        return len(pd.unique(np.asarray(groups)))
-
-    def split(self, X, y, groups):
-        groups = np.asarray(groups)
-        for patient in pd.unique(groups):
-            test = groups == patient
-            yield np.flatnonzero(~test), np.flatnonzero(test)
