@@ -14,7 +14,6 @@ outside the repository's parent folder, by its name only.
 """
 from __future__ import annotations
 
-import json
 import math
 import os
 import shlex
@@ -23,7 +22,6 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-KEYS = ("command", "vexscreen_version", "git_commit", "git_dirty")
 
 
 def portable(path) -> str:

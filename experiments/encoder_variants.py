@@ -13,7 +13,7 @@ way (`pixel_reference`), to show what the pixels carry.
 Run: `.venv/bin/python experiments/encoder_variants.py [--variants untrained,field192,...]`
 (needs `experiments/phantom_proof.py` run first for the training pool; finished variants
 are kept). Writes experiments/out/variants/<name>/ and prints one table. Variants are
-trained 6 epochs unless set; the README's `field192` row is the proof's own
+trained 6 epochs unless set; docs/experiments.md's `field192` row is the proof's own
 encoder (4 epochs, then `--resume` to 10), copied into place, and its
 `field192_15ep`/`field192_20ep` rows are that encoder resumed to 15 and 20 epochs.
 """
