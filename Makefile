@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install test demo bench clean
+.PHONY: install test demo bench experiments clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -22,10 +22,19 @@ test: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/vexscreen demo --out demo_out
 
+# Speed benchmarks only; encode.py and train.py also write bench/results/*.json.
 bench: $(STAMP)
 	$(BIN)/python bench/evaluate.py
-	@for b in bench/encode.py bench/train.py bench/phantom.py; do \
-	  if [ -f $$b ]; then $(BIN)/python $$b || exit 1; fi; done
+	$(BIN)/python bench/encode.py
+	$(BIN)/python bench/train.py
+	$(BIN)/python bench/phantom.py
+
+# The experiments take 15-45 min each on 2 CPU cores and are run one at a time, by hand.
+experiments:
+	@echo "Experiments: docs/experiments.md gives each table with the one command that"
+	@echo "reproduces it (scripts in experiments/, outputs in experiments/out/, committed"
+	@echo "results in experiments/results/). For example:"
+	@echo "  $(BIN)/python experiments/phantom_proof.py --help"
 
 clean:
 	rm -rf $(VENV) demo_out .pytest_cache

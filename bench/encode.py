@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _provenance import write_results  # noqa: E402
 from _common import ROOT, flat_dir, forward_flops, load_note, matmul_peak, real_images  # noqa: E402
 
 import torch  # noqa: E402
@@ -94,9 +95,7 @@ def main(argv=None):
         print(f"| {r['config']} | {r['images']} | {r['input']} | {r['pipeline_img_s']:.2f} | {r['model_img_s']:.2f} "
               f"| {100 * r['pipeline_vs_model']:.0f}% | {r['gflop_per_img']} | {r['pipeline_gflop_s']} "
               f"| {r['pct_of_matmul_peak']}% |")
-    Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.json).write_text(json.dumps({"matmul_peak_gflop_s": peak, "load": load_note(), "rows": rows},
-                                          indent=2))
+    write_results(args.json, {"matmul_peak_gflop_s": peak, "load": load_note(), "rows": rows})
     bad = [r for r in rows if r["pipeline_vs_model"] < 0.85]
     if bad:
         print(f"WARNING: pipeline below 85% of the model's own speed for {len(bad)} configuration(s)")

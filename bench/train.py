@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _provenance import write_results  # noqa: E402
 from _common import ROOT, forward_flops, load_note, matmul_peak, real_images  # noqa: E402
 
 import torch  # noqa: E402
@@ -89,8 +90,7 @@ def main(argv=None):
     for r in rows:
         print(f"| {r['backbone']} | {r['batch']} | {r['crop']} | {r['scale']} | {r['img_s']} | {r['gflop_per_img']} "
               f"| {r['gflop_s']} | {r['pct_of_matmul_peak']}% | {r['epoch_1000_images_min']} |")
-    Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.json).write_text(json.dumps({"matmul_peak_gflop_s": peak, "load": load_note(), "rows": rows}, indent=2))
+    write_results(args.json, {"matmul_peak_gflop_s": peak, "load": load_note(), "rows": rows})
 
 
 if __name__ == "__main__":

@@ -8,18 +8,25 @@ and MDS on neutrophils and monocytes, chance on lymphocytes, chance everywhere
 on the null cohort. `--untrained` adds the same backbone never trained, as the
 baseline the training has to beat.
 
-Run: `.venv/bin/python bench/phantom_proof.py --out bench/out/proof [--scale 0.05]`
-(resumable: finished stages are kept).
+Run: `.venv/bin/python experiments/phantom_proof.py --out experiments/out/proof [--scale 0.05]`
+(resumable: finished stages are kept). Writes OUT/summary.json: every run's rows, timing,
+feature table and consistency, with the command and commit.
 """
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import json
+import sys
 import time
 from pathlib import Path
 
 from vexscreen.demo import demo_train_config
 from vexscreen.phantom import make_cohort
 from vexscreen.pipeline import format_summary, print_pipeline_result, run_image_pipeline
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+from _provenance import write_results  # noqa: E402
 
 
 def untrained_encoder(path: Path, cfg) -> Path:
@@ -32,7 +39,7 @@ def untrained_encoder(path: Path, cfg) -> Path:
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--out", type=Path, default=Path("bench/out/proof"))
+    ap.add_argument("--out", type=Path, default=Path("experiments/out/proof"))
     ap.add_argument("--scale", type=float, default=0.05)
     ap.add_argument("--epochs", type=int, default=None)
     ap.add_argument("--max-images", type=int, default=1200)
@@ -87,6 +94,8 @@ def main():
     for (cohort, name), r in summary.items():
         print(f"\n--- {cohort} cohort, {name} encoder (scale {args.scale}); timing {r['timing']} ---")
         print(format_summary(r["rows"]))
+    runs = {f"{c}_{n}": json.loads((args.out / f"{c}_{n}" / "summary.json").read_text()) for c, n in summary}
+    print(f"\nwrote {write_results(args.out / 'summary.json', {'train': dataclasses.asdict(cfg), **runs})}")
 
 
 if __name__ == "__main__":

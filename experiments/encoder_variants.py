@@ -10,10 +10,10 @@ UBA1-WT neutrophils, toxic granulation vs not (`vexscreen.phantom.probe`). The
 first row is no encoder: a crude hand-made bright-spot detector probed the same
 way (`pixel_reference`), to show what the pixels carry.
 
-Run: `.venv/bin/python bench/encoder_variants.py [--variants untrained,field192,...]`
-(needs `bench/phantom_proof.py` run first for the training pool; finished variants
-are kept). Writes bench/out/variants/<name>/ and prints one table. Variants are
-trained 6 epochs unless set; the README's `field192` row is the proof's own
+Run: `.venv/bin/python experiments/encoder_variants.py [--variants untrained,field192,...]`
+(needs `experiments/phantom_proof.py` run first for the training pool; finished variants
+are kept). Writes experiments/out/variants/<name>/ and prints one table. Variants are
+trained 6 epochs unless set; docs/experiments.md's `field192` row is the proof's own
 encoder (4 epochs, then `--resume` to 10), copied into place, and its
 `field192_15ep`/`field192_20ep` rows are that encoder resumed to 15 and 20 epochs.
 """
@@ -21,10 +21,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 import pandas as pd
 from PIL import Image
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+from _provenance import write_results  # noqa: E402
 
 VARIANTS = {
     "untrained": {"epochs": 0},
@@ -171,12 +175,12 @@ def pixel_reference(phantom: Path) -> list[dict]:
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--variants", default=",".join(VARIANTS))
-    ap.add_argument("--pool", type=Path, default=Path("bench/out/proof/study_f192/pool"))
-    ap.add_argument("--probe-phantom", type=Path, default=Path("bench/out/variants/phantom_study_0.2"))
-    ap.add_argument("--out", type=Path, default=Path("bench/out/variants"))
+    ap.add_argument("--pool", type=Path, default=Path("experiments/out/proof/study_f192/pool"))
+    ap.add_argument("--probe-phantom", type=Path, default=Path("experiments/out/variants/phantom_study_0.2"))
+    ap.add_argument("--out", type=Path, default=Path("experiments/out/variants"))
     args = ap.parse_args()
     if not args.pool.is_dir():
-        raise SystemExit(f"{args.pool} missing: run bench/phantom_proof.py first (its training pool)")
+        raise SystemExit(f"{args.pool} missing: run experiments/phantom_proof.py first (its training pool)")
     from vexscreen.phantom import make_cohort
 
     make_cohort(args.probe_phantom, cohort="study", scale=0.2, seed=0, workers=2, encoder_test_per_group=20,
@@ -199,10 +203,9 @@ def main():
         table.append({"variant": name, **{f"{r['cell_type']} {r['feature']}": round(r["auc"], 2) for r in rows}})
         print(pd.DataFrame(table).to_string(index=False), flush=True)
         probes[name] = rows
-    (args.out / "summary.json").write_text(json.dumps(
-        {"command": ".venv/bin/python bench/encoder_variants.py", "pixel_reference": json.loads(ref.read_text()),
-         "probe": probes}, indent=1))
-    print(f"wrote {args.out / 'summary.json'} (bench/results/encoder_variants.json is a copy, with training losses)")
+    write_results(args.out / "summary.json", {"pixel_reference": json.loads(ref.read_text()), "probe": probes})
+    print(f"wrote {args.out / 'summary.json'} (experiments/results/encoder_variants.json is a copy, "
+          "with training losses)")
 
 
 if __name__ == "__main__":

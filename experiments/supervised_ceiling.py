@@ -15,13 +15,13 @@ own phenotype and smear), the field cut as above; `--max-folds 1` scores one
 held-out third of the patients only.
 
 Not part of vexscreen: the tool stays self-supervised, as in the study.
-Run: `.venv/bin/python bench/supervised_ceiling.py [--epochs 8]` (12 min on 2 cores);
+Run: `.venv/bin/python experiments/supervised_ceiling.py [--epochs 8]` (12 min on 2 cores);
 `--synthetic 3600 --patients 9 --epochs 5 --max-folds 1` (about 15 min).
 """
 from __future__ import annotations
 
 import argparse
-import json
+import sys
 import time
 from pathlib import Path
 
@@ -35,6 +35,9 @@ from torchvision.transforms.v2 import functional as TF
 from vexscreen.encoder.backbones import build_backbone
 from vexscreen.encoder.transforms import read_image_tensor
 from vexscreen.phantom import read_truth
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+from _provenance import write_results  # noqa: E402
 
 
 def load_field(path: Path, field: int = 192) -> torch.Tensor:
@@ -66,9 +69,9 @@ def synthetic_cells(n: int, patients: int, seed: int = 7, field: int = 192):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--phantom", type=Path, default=Path("bench/out/variants/phantom_study_0.2"))
+    ap.add_argument("--phantom", type=Path, default=Path("experiments/out/variants/phantom_study_0.2"))
     ap.add_argument("--epochs", type=int, default=8)
-    ap.add_argument("--out", type=Path, default=Path("bench/out/supervised_ceiling.json"))
+    ap.add_argument("--out", type=Path, default=Path("experiments/out/supervised_ceiling.json"))
     ap.add_argument("--synthetic", type=int, default=0, metavar="N", help="N freshly drawn cells instead")
     ap.add_argument("--patients", type=int, default=9)
     ap.add_argument("--max-folds", type=int, default=3)
@@ -119,8 +122,7 @@ def main():
               else str(args.phantom), "cells": int(len(y)), "vacuolated": int(y.sum()),
               "train_cells_per_fold": int(len(y) * 2 / 3), "epochs": args.epochs, "fold_auc": aucs,
               "mean_auc": float(np.mean(aucs)), "seconds": round(time.perf_counter() - t0, 1)}
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=1))
+    write_results(args.out, result)
     print(f"supervised ResNet18, mean within-fold AUC {result['mean_auc']:.2f} "
           f"(pixel reference 0.85, best self-supervised encoder 0.58); {result['seconds']} s")
 

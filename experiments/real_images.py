@@ -12,12 +12,11 @@ Then, end to end through the CLI:
   train-encoder -> encode -> consistency
 and one markdown table per encoder (the study's one-vs-one 5-NN AUC matrix).
 
-    nice .venv/bin/python bench/real_images.py --out /tmp/real   # ~35-45 min on 2 CPU cores (defaults: the settings in docs/encoder.md)
+    nice .venv/bin/python experiments/real_images.py --out experiments/out/real_images   # ~35-45 min on 2 CPU cores (defaults: the settings in docs/experiments.md)
 """
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import random
 import subprocess
@@ -25,6 +24,8 @@ import sys
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+from _provenance import write_results  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 WBC = ROOT.parent / "shared" / "data" / "wbc"
@@ -90,7 +91,7 @@ def untrained_encoder(path: Path, args):
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--out", default="/tmp/vexscreen_real")
+    p.add_argument("--out", default="experiments/out/real_images")
     p.add_argument("--wbc", default=str(WBC))
     p.add_argument("--per-class", type=int, default=200)
     p.add_argument("--train-images", type=int, default=1280)
@@ -156,7 +157,7 @@ def main(argv=None):
     results["metrics"] = pd.read_csv(run_dir / "metrics.csv").to_dict(orient="records")
     print(table)
     print(pd.read_csv(run_dir / "metrics.csv").to_string())
-    (out / "results.json").write_text(json.dumps(results, indent=2, default=str))
+    write_results(out / "results.json", results)
     print(f"train {results['seconds']['train']:.0f} s; results in {out / 'results.json'}")
 
 
