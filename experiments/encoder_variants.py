@@ -1,4 +1,4 @@
-"""Encoder variants against the phantom's morphology probe: does an encoder see the VEXAS vacuoles?
+"""Encoder variants against the phantom's feature recovery: does an encoder see the VEXAS vacuoles?
 
 Each variant is the demo's training (ResNet18, NNCLR queue 0, batch 64, Adam 1e-3,
 colour distortion 0.5, 128 px views from the centred 192 px field at full
@@ -6,7 +6,7 @@ resolution, 1,000 images of the proof's study phantom) with some settings
 changed; it is trained, then probed on a larger phantom's cells (`--probe-phantom`,
 default the study phantom at scale 0.2: 694 VEXAS neutrophils, 184 of them
 vacuolated): within VEXAS neutrophils and monocytes, vacuolated vs not; within
-UBA1-WT neutrophils, toxic granulation vs not (`vexscreen.phantom.probe`). The
+UBA1-WT neutrophils, toxic granulation vs not (`vexscreen.phantom.recovery`). The
 first row is no encoder: a crude hand-made bright-spot detector probed the same
 way (`pixel_reference`), to show what the pixels carry.
 
@@ -72,7 +72,7 @@ def train_variant(name: str, settings: dict, pool: Path, out: Path) -> Path:
 def probe_variant(encoder_path: Path, phantom: Path) -> list[dict]:
     from vexscreen.encoder.inference import FullSizeImages, encode_dataset, encode_geometry, load_encoder
     from vexscreen.phantom import read_truth
-    from vexscreen.phantom.probe import morphology_probe
+    from vexscreen.phantom.recovery import feature_recovery
 
     truth = read_truth(phantom)
     encoder, config = load_encoder(encoder_path)
@@ -88,7 +88,7 @@ def probe_variant(encoder_path: Path, phantom: Path) -> list[dict]:
         ds = FullSizeImages(paths, sizes, size, oversize, config.get("scale", 1.0))
         X = encode_dataset(encoder, ds, workers=2, desc=f"encode {ct}")
         meta = pd.DataFrame({"IMAGE": t["path"].str.slice(len(ct) + 1).to_numpy()})
-        rows += [r for r in morphology_probe(X, meta, truth, ct) if r["auc"] is not None]
+        rows += [r for r in feature_recovery(X, meta, truth, ct) if r["auc"] is not None]
     return rows
 
 
@@ -160,7 +160,7 @@ def pixel_reference(phantom: Path) -> list[dict]:
     import numpy as np
 
     from vexscreen.phantom import read_truth
-    from vexscreen.phantom.probe import morphology_probe
+    from vexscreen.phantom.recovery import feature_recovery
 
     truth = read_truth(phantom)
     rows = []
@@ -168,7 +168,7 @@ def pixel_reference(phantom: Path) -> list[dict]:
         t = truth[(truth["set"] == "cohort") & (truth["cell_type"] == ct) & (truth["group"] == "VEXAS")]
         X = np.array([bright_spot_features(phantom / p) for p in t["path"]])
         meta = pd.DataFrame({"IMAGE": t["path"].str.slice(len(ct) + 1).to_numpy()})
-        rows += [r for r in morphology_probe(X, meta, truth, ct) if r["feature"] == "vacuoles" and r["auc"] is not None]
+        rows += [r for r in feature_recovery(X, meta, truth, ct) if r["feature"] == "vacuoles" and r["auc"] is not None]
     return rows
 
 

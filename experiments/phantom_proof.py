@@ -21,9 +21,11 @@ import sys
 import time
 from pathlib import Path
 
+from vexscreen.cli import library_log
 from vexscreen.demo import demo_train_config
 from vexscreen.phantom import make_cohort
-from vexscreen.pipeline import format_summary, print_pipeline_result, run_image_pipeline
+from vexscreen.pipeline import run_image_pipeline
+from vexscreen.report import format_pipeline_result, format_summary
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 from _provenance import write_results  # noqa: E402
@@ -88,7 +90,7 @@ def main():
             r = run_image_pipeline(ph, args.out / f"{cohort}_{name}", cfg, encoder_path=enc,
                                    encode_workers=args.workers, progress=True)
             print(f"\n===== {cohort} cohort, {name} encoder; timing {r['timing']} =====")
-            print_pipeline_result(r)
+            print(format_pipeline_result(r))
             summary[(cohort, name)] = r
     print("\n\n========== summary ==========")
     for (cohort, name), r in summary.items():
@@ -99,4 +101,5 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    with library_log():  # the pipeline's status lines (encoding counts) on stderr
+        main()

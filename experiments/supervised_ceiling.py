@@ -1,6 +1,6 @@
 """Diagnostic: can the proof's backbone see the phantom's vacuoles when it is *told* which cells have them?
 
-The morphology probe (`vexscreen.phantom.probe`) finds no vacuoles in any
+Feature recovery (`vexscreen.phantom.recovery`) finds no vacuoles in any
 self-supervised encoding (README, "The proof"). This separates "the backbone at this
 resolution cannot see them from a few hundred cells" from "the self-supervised
 objective never asks for them": ResNet18, random init, trained *supervised* on the

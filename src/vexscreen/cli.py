@@ -2,11 +2,15 @@
 
 Each sub-command lives in its own module under ``vexscreen.commands`` and
 exposes ``register(subparsers)``, which adds its parser and sets ``func``.
+The library never prints: the commands print results, and the library's status
+lines (``logging``, logger ``vexscreen``) are shown here, on stderr.
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
+import logging
 import sys
 
 from .exceptions import InputError
@@ -24,6 +28,7 @@ COMMANDS = (
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The parser with every command of COMMANDS (a missing command module is an ImportError)."""
     from . import __version__
 
     parser = argparse.ArgumentParser(
@@ -33,21 +38,33 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"vexscreen {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in COMMANDS:
-        try:
-            module = importlib.import_module(f".commands.{name}", __package__)
-        except ModuleNotFoundError as exc:
-            if exc.name == f"{__package__}.commands.{name}":
-                continue  # command not built yet
-            raise
-        module.register(sub)
+        importlib.import_module(f".commands.{name}", __package__).register(sub)
     return parser
+
+
+@contextlib.contextmanager
+def library_log(level: int = logging.INFO):
+    """Within the block, show the library's log records (logger ``vexscreen``) on stderr,
+    message only."""
+    logger = logging.getLogger("vexscreen")
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    old_level = logger.level
+    logger.setLevel(level)
+    logger.addHandler(handler)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(old_level)
 
 
 def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return int(args.func(args) or 0)
+        with library_log():
+            return int(args.func(args) or 0)
     except InputError as exc:
         print(f"vexscreen {args.command}: error: {exc}", file=sys.stderr)
         return 2

@@ -1,19 +1,26 @@
-"""The image pipeline end to end: images -> encoder -> encodings -> evaluation -> tables.
+"""The image pipeline end to end: images -> encoder -> encodings -> consistency -> evaluation.
 
+Orchestration only: every stage is a library call (encoder, evaluation, phantom); results
+are returned and written to ``out``, nothing is printed. Status lines go to
+``logging.getLogger("vexscreen.pipeline")`` (the CLI shows them); the text form of a
+result is :func:`vexscreen.report.format_pipeline_result`.
 Used by ``vexscreen demo`` and ``bench/phantom_proof.py``; callable from a notebook.
 Each stage skips work whose output is already complete, so a re-run resumes.
 """
 from __future__ import annotations
 
 import json
+import logging
 import time
 from pathlib import Path
 
 from .exceptions import InputError
 from .data import file_sha256, load_encodings, write_json
-from .study import CELL_TYPES, PUBLISHED_AUC, STUDY_COMPARISONS
+from .study import CELL_TYPES, ENCODER_TEST_GROUPS, PUBLISHED_AUC, STUDY_COMPARISONS
 from .evaluation import consistency_matrix, evaluate
-from .report import format_consistency, matrix_to_json
+from .report import consistency_record, write_consistency
+
+log = logging.getLogger(__name__)
 
 
 def encode_folder(encoder_path, images, out, *, oversize: str | None = None, batch_size: int = 32,
@@ -27,16 +34,15 @@ def encode_folder(encoder_path, images, out, *, oversize: str | None = None, bat
     if done.is_file():
         if json.loads(done.read_text()).get("encoder_sha256") == file_sha256(encoder_path):
             return out
-        print(f"  {out}: written by another encoder than {encoder_path}; encoding again")
+        log.info("  %s: written by another encoder than %s; encoding again", out, encoder_path)
     scan = scan_images(images, progress=progress)
     if scan.bad:
-        print(f"  {len(scan.bad)} unusable file(s) under {images} skipped:")
-        for b in scan.bad[:10]:
-            print(f"    {b.path}: {b.reason}")
+        log.warning("  %d unusable file(s) under %s skipped:\n%s", len(scan.bad), images,
+                    "\n".join(f"    {b.path}: {b.reason}" for b in scan.bad[:10]))
     s = encode_scan(encoder_path, scan, out, oversize=oversize, batch_size=batch_size,
                     workers=workers, progress=progress)
-    print(f"  encoded {s['images']} images of {images} -> {s['dim']}-d "
-          f"({s['images_per_second']} images/s); {s['treatment']}")
+    log.info("  encoded %s images of %s -> %s-d (%s images/s); %s", s["images"], images, s["dim"],
+             s["images_per_second"], s["treatment"])
     return out
 
 
@@ -117,6 +123,8 @@ def _umap_figure(enc, groups, result, path, cell_type):
 
 
 def summary_row(cell_type: str, r: dict) -> dict:
+    """One line of the summary table (:func:`vexscreen.report.format_summary`) from an
+    :func:`~vexscreen.evaluation.evaluate` result, with the published AUC of that comparison."""
     agg, pl = r["aggregate_level"], r.get("patient_level", {})
     name = comparison_name(r["groups"])
     return {"cell_type": cell_type, "comparison": f"{r['positive']} vs {'+'.join(r['groups'][:-1])}",
@@ -127,30 +135,13 @@ def summary_row(cell_type: str, r: dict) -> dict:
             "published": PUBLISHED_AUC.get((cell_type, name), "")}
 
 
-def format_summary(rows: list[dict]) -> str:
-    """The study's table beside ours: aggregate-level AUC [CI], patient-level AUC (p)."""
-    head = (f"{'cell type':<10}{'comparison':<24}{'AUC aggregates [95% CI]':<26}"
-            f"{'sens/spec %':<14}{'AUC LOPO (p)':<17}{'AUC LPO':<9}{'published':<18}")
-    lines = [head, "-" * len(head)]
-    for r in rows:
-        pl = "" if r["patient_auc"] is None else f"{r['patient_auc']:.2f} (p={r['patient_p']:.3f})"
-        lines.append(f"{r['cell_type']:<10}{r['comparison']:<24}"
-                     f"{r['auc']:.2f} [{r['auc_low']:.2f}-{r['auc_high']:.2f}]".ljust(60)
-                     + f"{100 * r['sensitivity']:.0f}/{100 * r['specificity']:.0f}".ljust(14)
-                     + pl.ljust(17) + ("" if r.get("pair_auc") is None else f"{r['pair_auc']:.2f}").ljust(9)
-                     + r["published"])
-    return "\n".join(lines)
-
-
-def phantom_consistency(enc_dir, cell_type: str, out) -> tuple:
-    """Step 2a on a phantom's encoder-test encodings (groups in the study's order)."""
-    from .study import ENCODER_TEST_GROUPS
-
-    enc = load_encodings(enc_dir)
+def encoder_test_consistency(enc, cell_type: str) -> tuple:
+    """Step 2a on encoder-test encodings (an EncodingSet or its folder), the groups in the study's
+    order (METHOD.md Step 2a; those present): ``(order, M)``."""
+    if not hasattr(enc, "X"):
+        enc = load_encodings(enc)
     order = [g for g in ENCODER_TEST_GROUPS[cell_type] if g in set(enc.groups)]
-    order, M = consistency_matrix(enc.X, enc.groups, order)
-    write_json(Path(out) / f"consistency_{cell_type}.json", {"groups": order, "auc": matrix_to_json(M)})
-    return order, M
+    return consistency_matrix(enc.X, enc.groups, order)
 
 
 def run_image_pipeline(phantom_dir, out, train_cfg=None, *, cell_types=CELL_TYPES,
@@ -160,74 +151,64 @@ def run_image_pipeline(phantom_dir, out, train_cfg=None, *, cell_types=CELL_TYPE
     """Train (unless ``encoder_path`` is given), encode, test consistency, evaluate.
 
     ``phantom_dir``: a folder as written by ``vexscreen phantom`` (``<CT>/GROUP/PATIENT/
-    SAMPLE/*.png`` and optionally ``encoder_test/<CT>/GROUP/*.png``). Returns
-    ``{"rows": [...], "consistency": {ct: (order, M)}, "train": {...}, "timing": {...}}``.
+    SAMPLE/*.png`` and optionally ``encoder_test/<CT>/GROUP/*.png``). Writes under ``out``:
+    encoder/, encodings/, consistency/consistency_<CT>.json|csv, evaluation/*.json,
+    summary.json. Returns ``{"rows": [...], "consistency": {ct: (order, M)}, "train": {...},
+    "timing": {...}, "encoder": path, "feature_recovery": [...]}`` (feature recovery only
+    for a phantom, which has a truth.csv).
     """
+    from .phantom.recovery import phantom_feature_recovery
+
     phantom_dir, out = Path(phantom_dir), Path(out)
     timing = {}
     train_info = None
     if encoder_path is None:
-        from .encoder.training import TrainConfig, train_encoder
-
         t = time.perf_counter()
-        run = out / "encoder"
-        encoder_path = run / "encoder.pt"
-        if encoder_path.is_file():
-            check_same_training(run, train_cfg or TrainConfig())
-        else:
-            pool = unlabeled_pool([phantom_dir / ct for ct in cell_types], out / "pool")
-            train_info = train_encoder(pool, run, train_cfg or TrainConfig(), progress=progress)
+        encoder_path, train_info = _train(phantom_dir, out, train_cfg, cell_types, progress)
         timing["train_s"] = round(time.perf_counter() - t, 1)
     t = time.perf_counter()
-    enc_dirs, test_dirs = {}, {}
-    for ct in cell_types:
-        enc_dirs[ct] = encode_folder(encoder_path, phantom_dir / ct, out / "encodings" / ct,
-                                     oversize=oversize, workers=encode_workers, progress=progress)
-        if (phantom_dir / "encoder_test" / ct).is_dir():
-            test_dirs[ct] = encode_folder(encoder_path, phantom_dir / "encoder_test" / ct,
-                                          out / "encodings" / f"encoder_test_{ct}", oversize=oversize,
-                                          workers=encode_workers, progress=progress)
+    enc_dirs, test_dirs = _encode(encoder_path, phantom_dir, out, cell_types, oversize=oversize,
+                                  workers=encode_workers, progress=progress)
     timing["encode_s"] = round(time.perf_counter() - t, 1)
-    probe = morphology_probe_rows(phantom_dir, enc_dirs)
+    recovery = phantom_feature_recovery(phantom_dir, enc_dirs)
     t = time.perf_counter()
-    consistency = {ct: phantom_consistency(d, ct, out / "consistency") for ct, d in test_dirs.items()}
+    consistency = {}
+    for ct, d in test_dirs.items():
+        consistency[ct] = encoder_test_consistency(d, ct)
+        write_consistency(out / "consistency", *consistency[ct], name=f"consistency_{ct}")
     rows = []
     for ct in cell_types:
         rows += evaluate_cell_type(enc_dirs[ct], ct, out / "evaluation", comparisons, n_jobs=n_jobs,
                                    progress=progress, plots=plots, **(evaluate_kwargs or {}))
     timing["evaluate_s"] = round(time.perf_counter() - t, 1)
-    write_json(out / "summary.json", {"rows": rows, "timing": timing, "probe": probe,
-                                      "consistency": {ct: {"groups": o, "auc": matrix_to_json(M)}
+    write_json(out / "summary.json", {"rows": rows, "timing": timing, "feature_recovery": recovery,
+                                      "consistency": {ct: consistency_record(o, M)
                                                       for ct, (o, M) in consistency.items()}})
     return {"rows": rows, "consistency": consistency, "train": train_info, "timing": timing,
-            "encoder": str(encoder_path), "probe": probe}
+            "encoder": str(encoder_path), "feature_recovery": recovery}
 
 
-def morphology_probe_rows(phantom_dir, enc_dirs: dict) -> list[dict]:
-    """The phantom's morphology probe (what the encodings hold of each drawn feature), when the
-    folder has a truth.csv; [] otherwise."""
-    from .phantom import read_truth
-    from .phantom.probe import morphology_probe
+def _train(images_dir: Path, out: Path, cfg, cell_types, progress) -> tuple:
+    """The encoder in ``out/encoder``: trained on every image of ``cell_types``, unlabeled, or the
+    one already there if trained with the same settings. ``(encoder.pt path, training info or None)``."""
+    from .encoder.training import TrainConfig, train_encoder
 
-    if not (Path(phantom_dir) / "truth.csv").is_file():
-        return []
-    truth = read_truth(phantom_dir)
-    rows = []
-    for ct, d in enc_dirs.items():
-        enc = load_encodings(d)
-        rows += morphology_probe(enc.X, enc.meta, truth, ct)
-    return rows
+    run = out / "encoder"
+    encoder_path = run / "encoder.pt"
+    if encoder_path.is_file():
+        check_same_training(run, cfg or TrainConfig())
+        return encoder_path, None
+    pool = unlabeled_pool([images_dir / ct for ct in cell_types], out / "pool")
+    return encoder_path, train_encoder(pool, run, cfg or TrainConfig(), progress=progress)
 
 
-def print_pipeline_result(result: dict) -> None:
-    for ct, (order, M) in result["consistency"].items():
-        print(f"\n[phantom encoder test, {ct}]")
-        print(format_consistency(order, M, digits=3))
-    if result.get("probe"):
-        from .phantom.probe import format_probe
-
-        print("\n[what the encodings hold of each drawn feature: within its group, folds by patient, "
-              "mean within-fold AUC]")
-        print(format_probe(result["probe"]))
-    print()
-    print(format_summary(result["rows"]))
+def _encode(encoder_path, images_dir: Path, out: Path, cell_types, **kw) -> tuple[dict, dict]:
+    """Encode each cell type's images, and its encoder-test images if any:
+    ``({ct: encodings folder}, {ct: encoder-test encodings folder})``."""
+    enc_dirs, test_dirs = {}, {}
+    for ct in cell_types:
+        enc_dirs[ct] = encode_folder(encoder_path, images_dir / ct, out / "encodings" / ct, **kw)
+        if (images_dir / "encoder_test" / ct).is_dir():
+            test_dirs[ct] = encode_folder(encoder_path, images_dir / "encoder_test" / ct,
+                                          out / "encodings" / f"encoder_test_{ct}", **kw)
+    return enc_dirs, test_dirs

@@ -299,16 +299,19 @@ def test_cohort_with_source_images(tmp_path):
     truth = read_truth(out)
     assert (truth.source == "real").all()
     assert truth.source_image.map(lambda p: Path(p).parent == src).all()
-    vex = truth[(truth.group == "VEXAS") & (truth.n_vacuoles > 0)]
-    assert len(vex) > 0 and (vex.texture_status.isin(["planted", "no_cytoplasm_found", "no_room_in_cytoplasm"])).all()
-    assert (vex.texture_status == "planted").any()
-    planted = truth[truth.texture_status == "planted"]
-    assert (planted.n_vacuoles_drawn > 0).all()
-    flat = truth[truth.source_image.str.endswith("ZZ_flat.png")]
-    for r in flat.itertuples():
+    # what happened to each cell follows from what was asked and from its source image
+    requested = truth.n_vacuoles > 0
+    flat_src = truth.source_image.str.endswith("ZZ_flat.png")
+    assert (truth.texture_status[~requested] == "no_vacuoles_requested").all()
+    assert (requested & flat_src).any() and (truth.texture_status[requested & flat_src] == "no_cytoplasm_found").all()
+    real = truth.texture_status[requested & ~flat_src]
+    assert (real == "planted").sum() >= 0.5 * len(real) > 0
+    assert (real[real != "planted"] == "no_room_in_cytoplasm").all()
+    assert ((truth.texture_status == "planted") == (truth.n_vacuoles_drawn > 0)).all()
+    assert ((truth.group == "VEXAS") & (truth.texture_status == "planted")).any()
+    for r in truth[flat_src].itertuples():
         got = np.asarray(Image.open(out / r.path).convert("RGB"))
         assert (got == 180).all()
-        assert r.texture_status in ("no_cytoplasm_found", "no_vacuoles_requested")
     unchanged = truth[truth.texture_status != "planted"]
     for r in unchanged.head(3).itertuples():
         src_img = np.asarray(Image.open(r.source_image).convert("RGB"))
@@ -351,3 +354,15 @@ def test_colours_like_real_cells(ct, folder):
         r = np.median([x[k] for x in real], 0)
         p = np.median([x[k] for x in ph], 0)
         assert np.abs(r - p).max() <= 20, (k, r, p)
+
+
+def test_progress_callback_and_log(tmp_path, caplog, capsys):
+    """The library reports progress to the caller's callback and its summary to logging; it prints nothing."""
+    calls = []
+    with caplog.at_level("INFO", logger="vexscreen.phantom"):
+        make_cohort(tmp_path / "ph", cohort="small", scale=0.17, seed=3, cell_types=("LY",),
+                    encoder_test_per_group=2, progress=lambda done, total: calls.append((done, total)))
+    n = 12 + 4 * 2  # 6 patients x 2 samples x 1 cell, 4 lymphocyte encoder-test groups x 2
+    assert calls[-1] == (n, n) and [d for d, _ in calls] == sorted(d for d, _ in calls)
+    assert f"phantom: {n} cells rendered" in caplog.text
+    assert capsys.readouterr() == ("", "")

@@ -7,13 +7,17 @@ import json
 from dataclasses import replace
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from vexscreen.exceptions import InputError
 from vexscreen.data import file_sha256
 from vexscreen.encoder.config import TrainConfig
 from vexscreen.phantom import make_cohort
-from vexscreen.pipeline import encode_folder, format_summary, run_image_pipeline
+from vexscreen.phantom.recovery import FEATURES
+from vexscreen.pipeline import encode_folder, run_image_pipeline
+from vexscreen.report import format_pipeline_result, matrix_to_json
+from vexscreen.study import ENCODER_TEST_GROUPS
 
 
 def test_phantom_to_summary(tmp_path):
@@ -32,16 +36,38 @@ def test_phantom_to_summary(tmp_path):
         enc = json.loads((out / "encodings" / ct / "encode.json").read_text())
         assert (enc["field"], enc["input_size"], enc["oversize"]) == (72, 72, "crop")
         assert "centred 72 x 72 field" in enc["treatment"]
-    # 4 comparisons for each of the 3 cell types, each with both patient-level figures
+    # 4 comparisons for each of the 3 cell types; each row is its evaluation file, both patient-level
+    # figures included
     assert len(r["rows"]) == 12
-    assert all(0 <= row["auc"] <= 1 and row["pair_auc"] is not None for row in r["rows"])
+    for row in r["rows"]:
+        groups = {"VEXAS vs UBA1-WT": "UBA1-WT_VEXAS", "VEXAS vs MDS": "MDS_VEXAS",
+                  "UBA1-WT vs MDS": "MDS_UBA1-WT", "VEXAS vs MDS+UBA1-WT": "MDS_UBA1-WT_VEXAS"}[row["comparison"]]
+        ev = json.loads((out / "evaluation" / f"evaluation_{row['cell_type']}_{groups}.json").read_text())
+        assert row["auc"] == ev["aggregate_level"]["auc"]["mean"]
+        assert (row["auc_low"], row["auc_high"]) == (ev["aggregate_level"]["auc"]["low"],
+                                                     ev["aggregate_level"]["auc"]["high"])
+        assert row["pair_auc"] == ev["patient_level"]["leave_pair_out_auc"] is not None
     summary = json.loads((out / "summary.json").read_text())
+    assert summary["rows"] == r["rows"]
     assert [row["comparison"] for row in summary["rows"]][:4] == [
         "VEXAS vs UBA1-WT", "VEXAS vs MDS", "UBA1-WT vs MDS", "VEXAS vs MDS+UBA1-WT"]
+    # Step 2a on the encoder-test cells: the study's group order, upper triangle only, one writer's files
     assert set(r["consistency"]) == {"PN", "MO", "LY"}
-    # the morphology probe ran on the phantom's truth (a row per drawn feature)
-    assert {(p["cell_type"], p["feature"]) for p in r["probe"]} >= {("PN", "vacuoles"), ("MO", "vacuoles")}
-    assert "0.87 [0.75-0.95]" in format_summary(r["rows"])  # the published figure beside ours
+    for ct, (order, M) in r["consistency"].items():
+        assert order == list(ENCODER_TEST_GROUPS[ct])
+        upper = np.triu(np.ones(M.shape, bool), 1)
+        assert np.isfinite(M[upper]).all() and np.isnan(M[~upper]).all()
+        assert json.loads((out / "consistency" / f"consistency_{ct}.json").read_text()) == \
+            summary["consistency"][ct] == {"groups": order, "auc": matrix_to_json(M)}
+        csv = pd.read_csv(out / "consistency" / f"consistency_{ct}.csv")
+        np.testing.assert_array_equal(csv[order].to_numpy(), M)
+    # feature recovery ran on the phantom's truth (a row per drawn feature)
+    assert {(p["cell_type"], p["feature"]) for p in r["feature_recovery"]} == {
+        (ct, name) for ct, feats in FEATURES.items() for name, *_ in feats}
+    assert summary["feature_recovery"] == r["feature_recovery"]
+    text = format_pipeline_result(r)
+    assert "0.87 [0.75-0.95]" in text  # the published figure beside ours
+    assert "[phantom encoder test, LY]" in text and "feature recovery" in text
 
     # a re-run with other settings does not silently evaluate the old encoder: it says what differs
     with pytest.raises(InputError, match=r"lr: 0\.001 -> 0\.01"):

@@ -3,8 +3,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pandas as pd
-
 from . import add_encoding_input, load_encoding_input, split_list
 
 
@@ -22,22 +20,17 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from ..data import write_csv, write_json
     from ..evaluation import consistency_matrix
-    from ..report import consistency_umap_figure, format_consistency, matrix_to_json
+    from ..report import consistency_umap_figure, format_consistency, write_consistency
 
     enc = load_encoding_input(args)
     order = enc.check_groups(split_list(args.groups)) if args.groups else enc.group_order()
     sub = enc.select_groups(order)
     order, M = consistency_matrix(sub.X, sub.groups, order)
-    args.out.mkdir(parents=True, exist_ok=True)
-    write_json(args.out / "consistency.json", {"groups": order, "auc": matrix_to_json(M)})
-    frame = pd.DataFrame(M, columns=order)
-    frame.insert(0, "GROUP", order)
-    write_csv(args.out / "consistency.csv", frame)
+    written = write_consistency(args.out, order, M)
     print(format_consistency(order, M))
     if not args.no_plots:
         consistency_umap_figure(sub.X, sub.groups, order, args.out / "consistency_umap.png")
-    print(f"wrote {args.out}/consistency.json, consistency.csv"
-          + ("" if args.no_plots else ", consistency_umap.png"))
+        written.append(args.out / "consistency_umap.png")
+    print(f"wrote {args.out}/" + ", ".join(p.name for p in written))
     return 0

@@ -18,7 +18,7 @@ def register(subparsers) -> None:
                    help="study: the paper's 12 patients/176 samples; small: 2 patients per group, 2 samples, "
                         "6 cells (x --scale); null: the study's structure with no group phenotype")
     p.add_argument("--scale", type=float, default=1.0, help="cells per sample x F (at least 1 per sample)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="random seed, >= 0")
     p.add_argument("--workers", type=int, default=1, help="worker processes")
     p.add_argument("--cell-types", default="PN,MO,LY", help="comma-separated, among PN,MO,LY")
     p.add_argument("--encoder-test-per-group", type=int, default=30, metavar="N",
@@ -43,11 +43,13 @@ def run(args) -> int:
     cell_types = tuple(c.strip().upper() for c in args.cell_types.split(",") if c.strip())
     if not cell_types:
         raise InputError("--cell-types is empty")
+    if args.seed < 0:
+        raise InputError(f"--seed must be >= 0, got {args.seed}")
     t0 = time.time()
     out = make_cohort(args.out, cohort=args.cohort, scale=args.scale, seed=args.seed,
-                             workers=args.workers, cell_types=cell_types,
-                             encoder_test_per_group=args.encoder_test_per_group, preview=args.preview,
-                             source_images=args.source_images, progress=not args.no_progress)
+                      workers=args.workers, cell_types=cell_types,
+                      encoder_test_per_group=args.encoder_test_per_group, preview=args.preview,
+                      source_images=args.source_images, progress=not args.no_progress)
     truth_path = out / "truth.csv"
     truth = pd.read_csv(truth_path, usecols=["set", "cell_type"])
     counts = truth.groupby(["set", "cell_type"]).size()

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import os
 import statistics
-import sys
 import warnings
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
@@ -29,6 +28,7 @@ import pandas as pd
 from PIL import Image, ImageFile, UnidentifiedImageError
 
 from ..exceptions import InputError
+from ..progress import Progress, ProgressArg
 from ..study import FULL_SIZE
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")  # case-insensitive
@@ -266,14 +266,16 @@ def _detect_layout(root: Path, candidates: list[Path]) -> str:
 
 
 def scan_images(root, *, strict: bool = False, layout: str | None = None,
-                progress: bool = True) -> ScanResult:
+                progress: ProgressArg = False) -> ScanResult:
     """Find, fully decode and describe every image under ``root``.
 
     ``layout`` None detects it from the depth of the image files; mixed depths are an
     InputError naming an offending file. With an explicit layout, image files at another
     depth are listed as bad. Non-image files are bad ("not an image suffix") except
     manifests at the root (labels.csv, truth.csv, metadata.csv, SOURCE.md, README, *.json),
-    which are skipped. ``strict`` raises InputError listing every bad file.
+    which are skipped. ``strict`` raises InputError listing every bad file. ``progress``:
+    True for a bar on stderr (over PROGRESS_MIN_FILES files), or ``progress(done, total)``
+    called after each decoded file (:mod:`vexscreen.progress`).
     """
     root = Path(root).expanduser()
     if not root.exists():
@@ -331,31 +333,22 @@ def scan_images(root, *, strict: bool = False, layout: str | None = None,
     return result
 
 
-def _check_all(paths: list[Path], progress: bool) -> list:
+def _check_all(paths: list[Path], progress: ProgressArg) -> list:
     """Decode every file with up to MAX_WORKERS threads (PIL releases the GIL while decoding)."""
     workers = max(1, min(MAX_WORKERS, os.cpu_count() or 1, len(paths)))
-    bar = None
-    if progress and len(paths) > PROGRESS_MIN_FILES:
-        from tqdm import tqdm
-        bar = tqdm(total=len(paths), desc="checking images", unit="img", file=sys.stderr)
+    pool = ThreadPoolExecutor(max_workers=workers) if workers > 1 else None
     try:
-        if workers == 1:
-            out = []
-            for p in paths:
-                out.append(_check(p))
-                if bar is not None:
-                    bar.update(1)
-            return out
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            out = []
-            for res in pool.map(_check, paths, chunksize=16):
+        results = pool.map(_check, paths, chunksize=16) if pool else map(_check, paths)
+        out = []
+        with Progress(progress, len(paths), desc="checking images", unit="img",
+                      min_total=PROGRESS_MIN_FILES) as counter:
+            for res in results:
                 out.append(res)
-                if bar is not None:
-                    bar.update(1)
-            return out
+                counter.update(1)
+        return out
     finally:
-        if bar is not None:
-            bar.close()
+        if pool is not None:
+            pool.shutdown()
 
 
 # --------------------------------------------------------------------------- result

@@ -21,7 +21,8 @@ where it stopped (a partly written chunk is regenerated, byte-identical).
 from __future__ import annotations
 
 import json
-import os
+import logging
+import math
 import shutil
 import sys
 import time
@@ -36,6 +37,7 @@ from PIL import Image
 from ..data.atomic import atomic_path, write_csv, write_json
 from ..study import study_structure
 from ..exceptions import InputError
+from ..progress import Progress, ProgressArg
 from . import phenotypes as P
 from .render import CELL_TYPES, CellSpec, render
 
@@ -45,6 +47,8 @@ CHUNK = 48
 SMALL_PATIENTS = 2     # per group
 SMALL_SAMPLES = 2      # per patient
 SMALL_CELLS = 6        # per sample (times --scale)
+
+log = logging.getLogger(__name__)
 
 #: truth.csv: identity columns first, then the spec, what was drawn, the patient phenotype.
 ID_COLUMNS = ["path", "set", "cell_type", "group", "patient", "sample", "cell_index", "source",
@@ -60,8 +64,8 @@ def cohort_structure(cohort: str = "study", scale: float = 1.0, cell_types=CELL_
     """Rows CELL_TYPE, GROUP, PATIENT, SAMPLE, N_CELLS for the phantom (>= 1 cell per sample)."""
     if cohort not in COHORTS:
         raise InputError(f"unknown cohort {cohort!r}; choose one of {', '.join(COHORTS)}")
-    if not scale > 0:
-        raise InputError(f"--scale must be positive, got {scale}")
+    if not (scale > 0 and math.isfinite(scale)):
+        raise InputError(f"--scale must be a positive number, got {scale}")
     bad = [c for c in cell_types if c not in CELL_TYPES]
     if bad or not cell_types:
         raise InputError(f"cell types must be among {', '.join(CELL_TYPES)}; got {', '.join(map(str, cell_types))}")
@@ -192,10 +196,11 @@ def _manifest(cohort, scale, seed, cell_types, encoder_test_per_group, source_im
 
 def make_cohort(out, cohort: str = "study", scale: float = 1.0, seed: int = 0, workers: int = 1,
                 cell_types=CELL_TYPES, encoder_test_per_group: int = 30, preview: bool = False,
-                source_images=None, progress: bool = False) -> Path:
+                source_images=None, progress: ProgressArg = False) -> Path:
     """Write a phantom cohort under ``out`` (see the module docstring); return ``out``.
 
-    ``out/truth.csv`` lists every image; ``read_truth(out)`` loads it.
+    ``out/truth.csv`` lists every image; ``read_truth(out)`` loads it. ``progress``: True for
+    a bar on stderr, or ``progress(cells_done, cells_total)`` (:mod:`vexscreen.progress`).
     """
     out = Path(out)
     if out.exists() and not out.is_dir():
@@ -210,7 +215,30 @@ def make_cohort(out, cohort: str = "study", scale: float = 1.0, seed: int = 0, w
     if source_images is not None:
         from .texture import source_images as find_sources
         sources = {k: [str(p) for p in v] for k, v in find_sources(source_images, cell_types).items()}
-    manifest = _manifest(cohort, scale, seed, cell_types, encoder_test_per_group, source_images)
+    _claim(out, _manifest(cohort, scale, seed, cell_types, encoder_test_per_group, source_images))
+    units = _units(structure, encoder_test_per_group, cell_types)
+    parts = out / ".parts"
+    done = {p.stem for p in parts.glob("*.csv")} if parts.is_dir() else set()
+    if not done and _complete(out, units):
+        if preview:
+            write_previews(out, _truth_text(out))
+        return out
+    todo = [u for u in units if u.key not in done]
+    t0 = time.time()
+    n_cells = _render_units([(str(out), u, seed, cohort == "null", sources) for u in todo], workers, progress)
+    truth = pd.concat([pd.read_csv(parts / f"{u.key}.csv", keep_default_na=False, dtype=str) for u in units],
+                      ignore_index=True).reindex(columns=TRUTH_COLUMNS)
+    write_csv(out / "truth.csv", truth)
+    shutil.rmtree(parts, ignore_errors=True)
+    if preview:
+        write_previews(out, truth)
+    log.info("phantom: %d cells rendered in %.1f s", n_cells, time.time() - t0)
+    return out
+
+
+def _claim(out: Path, manifest: dict) -> None:
+    """Make ``out`` this phantom's folder: new or empty, or holding a phantom with the same
+    settings (then the run resumes); anything else is an InputError."""
     mpath = out / "phantom.json"
     if mpath.exists():
         try:
@@ -225,31 +253,28 @@ def make_cohort(out, cohort: str = "study", scale: float = 1.0, seed: int = 0, w
     out.mkdir(parents=True, exist_ok=True)
     write_json(mpath, manifest)
 
-    units = _units(structure, encoder_test_per_group, cell_types)
-    parts = out / ".parts"
-    truth_path = out / "truth.csv"
-    done = {p.stem for p in parts.glob("*.csv")} if parts.is_dir() else set()
-    if truth_path.exists() and not done:
-        # a finished run: nothing to do if every image is there
-        truth = pd.read_csv(truth_path, keep_default_na=False)
-        if len(truth) == sum(u.stop - u.start for u in units) and all((out / p).exists() for p in truth.path):
-            if preview:
-                write_previews(out, truth)
-            return out
-    todo = [u for u in units if u.key not in done]
-    n_cells = sum(u.stop - u.start for u in todo)
-    t0 = time.time()
-    bar = None
-    if progress:
-        from tqdm import tqdm
-        bar = tqdm(total=n_cells, unit="cell", desc="phantom", file=sys.stderr)
-    jobs = [(str(out), u, seed, cohort == "null", sources) for u in todo]
-    if workers == 1 or len(jobs) <= 1:
-        for j in jobs:
-            _, n = _run_unit(j)
-            if bar:
-                bar.update(n)
-    else:
+
+def _truth_text(out) -> pd.DataFrame:
+    """truth.csv as written, empty cells kept as '' (what write_previews and the resume check need)."""
+    return pd.read_csv(Path(out) / "truth.csv", keep_default_na=False)
+
+
+def _complete(out: Path, units: list[Unit]) -> bool:
+    """A finished run: truth.csv lists every cell of ``units`` and every image is on disk."""
+    if not (out / "truth.csv").exists():
+        return False
+    truth = _truth_text(out)
+    return len(truth) == sum(u.stop - u.start for u in units) and all((out / p).exists() for p in truth.path)
+
+
+def _render_units(jobs: list, workers: int, progress: ProgressArg) -> int:
+    """Run :func:`_run_unit` on every job, in ``workers`` processes; return the number of cells."""
+    n_cells = sum(u.stop - u.start for _, u, *_ in jobs)
+    with Progress(progress, n_cells, desc="phantom", unit="cell") as counter:
+        if workers == 1 or len(jobs) <= 1:
+            for j in jobs:
+                counter.update(_run_unit(j)[1])
+            return n_cells
         import multiprocessing as mp
         # fork (cheap, and no `if __name__ == "__main__"` guard needed in the caller's script) unless
         # torch is loaded: its thread pools do not survive a fork, so then start workers from a clean
@@ -261,20 +286,8 @@ def make_cohort(out, cohort: str = "study", scale: float = 1.0, seed: int = 0, w
             ctx = mp.get_context("fork")
         with ProcessPoolExecutor(max_workers=min(workers, len(jobs)), mp_context=ctx) as ex:
             for _, n in ex.map(_run_unit, jobs, chunksize=1):
-                if bar:
-                    bar.update(n)
-    if bar:
-        bar.close()
-    frames = [pd.read_csv(parts / f"{u.key}.csv", keep_default_na=False, dtype=str) for u in units]
-    truth = pd.concat(frames, ignore_index=True).reindex(columns=TRUTH_COLUMNS)
-    write_csv(truth_path, truth)
-    shutil.rmtree(parts, ignore_errors=True)
-    if preview:
-        write_previews(out, truth)
-    elapsed = time.time() - t0
-    if progress:
-        print(f"phantom: {n_cells} cells rendered in {elapsed:.1f} s", file=sys.stderr)
-    return out
+                counter.update(n)
+    return n_cells
 
 
 def read_truth(out) -> pd.DataFrame:
@@ -306,6 +319,3 @@ def write_previews(out, truth: pd.DataFrame, per_sheet: int = 24, tile: int = 12
         paths.append(p)
     return paths
 
-
-def default_workers() -> int:
-    return max(1, min(2, os.cpu_count() or 1))

@@ -33,7 +33,6 @@ from ..study import CELL_TYPES
 
 #: Canvas size of a CellaVision DM96 crop (PBC dataset): width x height.
 WIDTH, HEIGHT = 360, 363
-GRANULATION = ("none", "low", "normal", "high")
 
 #: Background (glass) colour and stain colours, measured on the real images in
 #: ../shared/data/wbc (k-means centres); absorbances are taken relative to BG.
@@ -407,14 +406,37 @@ def _stain_shift(img, spec):
     return np.stack([m[k, 0] * r + m[k, 1] * g + m[k, 2] * b for k in range(3)], axis=-1)
 
 
-def render(spec: CellSpec, rng: np.random.Generator) -> Rendered:
-    """Render one cell; return the image, its masks and what was drawn."""
-    if spec.cell_type not in CELL_TYPES:
-        raise ValueError(f"unknown cell type {spec.cell_type!r}")
+@dataclass
+class _Crop:
+    """The square of canvas around the leukocyte: canvas coordinates (yy, xx) and the cell's own
+    rotated frame (u, v; polar rho, theta) centred on (cx, cy)."""
+
+    R: float
+    cx: float
+    cy: float
+    y0: int
+    x0: int
+    half: int
+    yy: np.ndarray
+    xx: np.ndarray
+    u: np.ndarray
+    v: np.ndarray
+    rho: np.ndarray
+    theta: np.ndarray
+
+    def slices(self):
+        """(crop slices, canvas slices) of the part of the crop inside the canvas."""
+        cy0, cy1 = max(0, self.y0), min(HEIGHT, self.y0 + 2 * self.half)
+        cx0, cx1 = max(0, self.x0), min(WIDTH, self.x0 + 2 * self.half)
+        return ((slice(cy0 - self.y0, cy1 - self.y0), slice(cx0 - self.x0, cx1 - self.x0)),
+                (slice(cy0, cy1), slice(cx0, cx1)))
+
+
+def _crop(rng, spec) -> _Crop:
+    """Place the cell near the canvas centre, rotated by ``spec.angle``."""
     R = spec.cell_radius * spec.size_jitter
     cx = WIDTH / 2 + rng.normal(0, 4)
     cy = HEIGHT / 2 + rng.normal(0, 4)
-    # ---- leukocyte, on a crop around it
     half = int(R * 1.3) + 8
     y0, x0 = int(cy) - half, int(cx) - half
     yy, xx = np.mgrid[y0:y0 + 2 * half, x0:x0 + 2 * half].astype(np.float32)
@@ -422,18 +444,25 @@ def render(spec: CellSpec, rng: np.random.Generator) -> Rendered:
     c, s = math.cos(th), math.sin(th)
     u = (xx - cx) * c + (yy - cy) * s
     v = -(xx - cx) * s + (yy - cy) * c
-    rho, theta = np.hypot(u, v), np.arctan2(v, u)
-    rc = R * _radial(theta, _harmonics(rng, 5, 0.035 if spec.cell_type != "MO" else 0.06))
+    return _Crop(R, cx, cy, y0, x0, half, yy, xx, u, v, np.hypot(u, v), np.arctan2(v, u))
+
+
+def _outline(rng, spec, crop: _Crop):
+    """(outline radius per pixel angle, soft cell mask): a slightly irregular disc, optional blebs."""
+    R = crop.R
+    rc = R * _radial(crop.theta, _harmonics(rng, 5, 0.035 if spec.cell_type != "MO" else 0.06))
     if spec.blebs:
         for _ in range(int(spec.blebs)):
             t0 = rng.uniform(-np.pi, np.pi)
-            dth = np.angle(np.exp(1j * (theta - t0)))
+            dth = np.angle(np.exp(1j * (crop.theta - t0)))
             rc = rc + R * rng.uniform(0.1, 0.2) * np.exp(-(dth / rng.uniform(0.1, 0.18)) ** 2)
-    cell = _sig((rc - rho) / 0.8)
-    nuc, labels, n_lobes = _nucleus_field(rng, spec, R, u, v)
-    nuc = nuc * cell
-    shape = u.shape
-    # chromatin texture: clumps (neutrophils, lymphocytes dense; monocytes lacy)
+    return rc, _sig((rc - crop.rho) / 0.8)
+
+
+def _chromatin(rng, spec, nuc):
+    """Nuclear stain density: clumped (neutrophils, lymphocytes dense; monocytes lacy), darker
+    under the nuclear membrane."""
+    shape = nuc.shape
     fine = ndi.gaussian_filter(rng.standard_normal(shape, dtype=np.float32), 1.3)
     fine /= fine.std() + 1e-9
     coarse = _smooth_noise(rng, shape, 7)
@@ -446,11 +475,14 @@ def render(spec: CellSpec, rng: np.random.Generator) -> Rendered:
         clump = ndi.gaussian_filter(rng.standard_normal(shape, dtype=np.float32), 2.0)
         clump /= clump.std() + 1e-9
         nden = dense * (1 + 0.14 * fine + 0.16 * clump + 0.06 * coarse)
-    # chromatin condensed under the nuclear membrane: a darker rim
     edge = np.clip(nuc - ndi.gaussian_filter(nuc, 2.5), 0, None)
     nden = nden * (1 + 0.6 * edge)
-    nucleus_od = np.clip(nden, 0.2, None) * nuc * spec.stain_nucleus
-    # cytoplasm
+    return np.clip(nden, 0.2, None) * nuc * spec.stain_nucleus
+
+
+def _cytoplasm(rng, spec, crop: _Crop, rc):
+    """(stain colour key, stain density) of the cytoplasm."""
+    shape = crop.u.shape
     cyto_key = {"PN": "cyto_PN", "MO": "cyto_MO", "LY": "cyto_LY"}[spec.cell_type]
     if spec.cell_type == "PN" and spec.granulation in ("none", "low"):
         cyto_key = "cyto_PN_hypo"
@@ -459,9 +491,24 @@ def render(spec: CellSpec, rng: np.random.Generator) -> Rendered:
         cyto_den = cyto_den * (1 + 0.1 * ndi.gaussian_filter(rng.standard_normal(shape, dtype=np.float32), 1.0) * 3)
     if spec.cell_type == "LY":
         # deeper blue at the rim of lymphocyte cytoplasm
-        cyto_den = cyto_den * (0.8 + 0.5 * _sig((rho - rc + 4) / 1.5))
-    cyto_mask = (cell > 0.5) & (nuc < 0.05)
-    # vacuoles and inclusions: placed in the cytoplasm away from nucleus and membrane
+        cyto_den = cyto_den * (0.8 + 0.5 * _sig((crop.rho - rc + 4) / 1.5))
+    return cyto_key, cyto_den
+
+
+@dataclass
+class _Discs:
+    """Vacuoles and inclusions placed in the cytoplasm, as density maps (crop coordinates)."""
+
+    hole: np.ndarray        # clear vacuole interiors (0..1)
+    rim: np.ndarray         # their faint rims
+    body: np.ndarray        # the phagocytosed bodies inside inclusions
+    vac_labels: np.ndarray  # vacuole k+1 where disc k is a vacuole
+    discs: list             # (y, x, r) in crop coordinates
+    kinds: list             # "vacuole" or "inclusion", per disc
+
+
+def _vacuoles_and_inclusions(rng, spec, crop: _Crop, cell, nuc) -> _Discs:
+    """Place inclusions, then vacuoles, in the cytoplasm away from the nucleus and the membrane."""
     nuc_bin = nuc > 0.3
     allowed = (cell > 0.5) & ~ndi.binary_dilation(nuc_bin, iterations=2)
     allowed &= ndi.binary_erosion(cell > 0.5, iterations=3)
@@ -470,40 +517,42 @@ def render(spec: CellSpec, rng: np.random.Generator) -> Rendered:
     placed = _place_discs(rng, allowed, ir + vr)   # inclusions first, then vacuoles
     kinds = ["inclusion" if i < len(ir) else "vacuole" for *_, i in placed]
     discs = [p[:3] for p in placed]
-    n_inc = kinds.count("inclusion")
-    hole = np.zeros(shape, np.float32)
-    rim = np.zeros(shape, np.float32)
-    body = np.zeros(shape, np.float32)
-    vac_labels = np.zeros(shape, np.int32)
+    shape = cell.shape
+    d = _Discs(np.zeros(shape, np.float32), np.zeros(shape, np.float32), np.zeros(shape, np.float32),
+               np.zeros(shape, np.int32), discs, kinds)
+    yy, xx = crop.yy - crop.y0, crop.xx - crop.x0
     for k, ((py, px, r), kind) in enumerate(zip(discs, kinds)):
-        d = np.hypot(yy - y0 - py, xx - x0 - px) - r
-        hole = np.maximum(hole, _sig(-d / 0.6))
-        rim = rim + np.exp(-(d / 0.9) ** 2)
+        dist = np.hypot(yy - py, xx - px) - r
+        d.hole = np.maximum(d.hole, _sig(-dist / 0.6))
+        d.rim = d.rim + np.exp(-(dist / 0.9) ** 2)
         if kind == "vacuole":
-            vac_labels[d < 0] = k + 1
+            d.vac_labels[dist < 0] = k + 1
         else:
             bx, by = px + rng.normal(0, r * 0.2), py + rng.normal(0, r * 0.2)
             br = r * rng.uniform(0.45, 0.65)
-            body = np.maximum(body, _sig((br - np.hypot(yy - y0 - by, xx - x0 - bx)) / 0.7)
-                              * (0.8 + 0.4 * rng.random(shape)))
-    # granules: impulse maps blurred to granule size
+            d.body = np.maximum(d.body, _sig((br - np.hypot(yy - by, xx - bx)) / 0.7)
+                                * (0.8 + 0.4 * rng.random(shape)))
+    return d
+
+
+#: cell type -> (granule colour key, {granulation: (granules per cytoplasm px, size px)}, amplitude);
+#: PN toxic granulation ("high") uses its own colour and amplitude.
+_GRANULES = {
+    "PN": ("granule_PN", {"none": (0.0, 0.6), "low": (0.06, 0.6), "normal": (0.35, 0.6), "high": (0.1, 0.8)}, 0.28),
+    "MO": ("granule_PN", {"none": (0.0, 0.7), "low": (0.03, 0.7), "normal": (0.08, 0.7), "high": (0.14, 0.8)}, 0.35),
+    "LY": ("granule_LY", {"none": (0.0, 1.0), "low": (0.0015, 1.1), "normal": (0.0015, 1.1),
+                          "high": (0.004, 1.2)}, 2.0),
+}
+
+
+def _granules(rng, spec, cell, nuc, cyto_mask):
+    """(granule density map, colour key, number drawn): impulses blurred to granule size."""
+    gkey, table, gamp = _GRANULES[spec.cell_type]
+    gdens, gsize = table[spec.granulation]
+    if spec.cell_type == "PN" and spec.granulation == "high":
+        gkey, gamp = "granule_toxic", 0.6
     area = float(cyto_mask.sum()) or 1.0
-    gkey, gsize, gdens = None, 0.8, 0.0
-    if spec.cell_type == "PN":
-        gkey = "granule_toxic" if spec.granulation == "high" else "granule_PN"
-        gdens, gsize = {"none": (0.0, 0.6), "low": (0.06, 0.6), "normal": (0.35, 0.6),
-                        "high": (0.1, 0.8)}[spec.granulation]
-        gamp = 0.6 if spec.granulation == "high" else 0.28
-    elif spec.cell_type == "MO":
-        gkey = "granule_PN"
-        gdens, gsize = {"none": (0.0, 0.7), "low": (0.03, 0.7), "normal": (0.08, 0.7),
-                        "high": (0.14, 0.8)}[spec.granulation]
-        gamp = 0.35
-    else:
-        gkey = "granule_LY"
-        gdens, gsize = {"none": (0.0, 1.0), "low": (0.0015, 1.1), "normal": (0.0015, 1.1),
-                        "high": (0.004, 1.2)}[spec.granulation]
-        gamp = 2.0
+    shape = cell.shape
     n_gran = rng.poisson(gdens * area)
     gran = np.zeros(shape, np.float32)
     if n_gran:
@@ -512,18 +561,14 @@ def render(spec: CellSpec, rng: np.random.Generator) -> Rendered:
         amp = rng.uniform(0.6, 1.4, n_gran) * (2 * np.pi * gsize ** 2) * gamp
         gran = ndi.gaussian_filter(_scatter(shape, pick[:, 0], pick[:, 1], amp), gsize)
         gran = gran * (1 - nuc) * cell
-    keep = 1 - 0.88 * hole
-    cyto_od = (cyto_den * cell * (1 - nuc) * keep)[..., None] * OD[cyto_key]
-    cyto_od += (0.18 * rim * cell * (1 - nuc))[..., None] * OD[cyto_key]
-    cell_od = cyto_od + nucleus_od[..., None] * OD["nucleus_ly" if spec.cell_type == "LY" else "nucleus"]
-    cell_od += (gran * keep * spec.stain_cytoplasm)[..., None] * OD[gkey]
-    cell_od += (1.1 * body)[..., None] * OD["inclusion"]
-    # ---- compose on the full canvas
-    rbc_den, pl_den = _background(rng, spec, cx, cy, R)
-    cy0, cy1 = max(0, y0), min(HEIGHT, y0 + 2 * half)
-    cx0, cx1 = max(0, x0), min(WIDTH, x0 + 2 * half)
-    sl_c = (slice(cy0 - y0, cy1 - y0), slice(cx0 - x0, cx1 - x0))
-    sl_f = (slice(cy0, cy1), slice(cx0, cx1))
+    return gran, gkey, n_gran
+
+
+def _compose(rng, spec, crop: _Crop, cell, cell_od):
+    """The leukocyte's absorbance over red cells and platelets on the glass, then the camera:
+    stain shift, focus blur, sensor noise, JPEG. Returns (uint8 image, red-cell density)."""
+    rbc_den, pl_den = _background(rng, spec, crop.cx, crop.cy, crop.R)
+    sl_c, sl_f = crop.slices()
     cover = np.zeros((HEIGHT, WIDTH), np.float32)
     cover[sl_f] = cell[sl_c]
     under = (1 - 0.85 * cover).astype(np.float32)
@@ -543,28 +588,57 @@ def render(spec: CellSpec, rng: np.random.Generator) -> Rendered:
         buf = io.BytesIO()
         Image.fromarray(img).save(buf, format="JPEG", quality=int(spec.jpeg_quality))
         img = np.asarray(Image.open(io.BytesIO(buf.getvalue())).convert("RGB"))
+    return img, rbc_den
+
+
+def render(spec: CellSpec, rng: np.random.Generator) -> Rendered:
+    """Render one cell; return the image, its masks and what was drawn."""
+    if spec.cell_type not in CELL_TYPES:
+        raise ValueError(f"unknown cell type {spec.cell_type!r}")
+    crop = _crop(rng, spec)
+    rc, cell = _outline(rng, spec, crop)
+    nuc, labels, n_lobes = _nucleus_field(rng, spec, crop.R, crop.u, crop.v)
+    nuc = nuc * cell
+    nucleus_od = _chromatin(rng, spec, nuc)
+    cyto_key, cyto_den = _cytoplasm(rng, spec, crop, rc)
+    cyto_mask = (cell > 0.5) & (nuc < 0.05)
+    d = _vacuoles_and_inclusions(rng, spec, crop, cell, nuc)
+    gran, gkey, n_gran = _granules(rng, spec, cell, nuc, cyto_mask)
+    keep = 1 - 0.88 * d.hole
+    cell_od = (cyto_den * cell * (1 - nuc) * keep)[..., None] * OD[cyto_key]
+    cell_od += (0.18 * d.rim * cell * (1 - nuc))[..., None] * OD[cyto_key]
+    cell_od = cell_od + nucleus_od[..., None] * OD["nucleus_ly" if spec.cell_type == "LY" else "nucleus"]
+    cell_od += (gran * keep * spec.stain_cytoplasm)[..., None] * OD[gkey]
+    cell_od += (1.1 * d.body)[..., None] * OD["inclusion"]
+    img, rbc_den = _compose(rng, spec, crop, cell, cell_od)
+    masks = _masks(crop, cell, nuc, labels, d.vac_labels, rbc_den)
+    vac = [(py + crop.y0, px + crop.x0, r) for (py, px, r), k in zip(d.discs, d.kinds) if k == "vacuole"]
+    drawn = {
+        "center_x": round(crop.cx, 1), "center_y": round(crop.cy, 1),
+        "n_lobes_drawn": n_lobes,
+        "n_vacuoles_drawn": len(vac),
+        "vacuole_radii": ";".join(f"{r:.1f}" for _, _, r in vac),
+        "vacuole_centers": ";".join(f"{x:.0f}:{y:.0f}" for y, x, _ in vac),
+        "n_inclusions_drawn": d.kinds.count("inclusion"),
+        "n_granules": int(n_gran),
+        "cell_area": int(masks["cell"].sum()),
+        "nucleus_area": int(masks["nucleus"].sum()),
+    }
+    return Rendered(img, masks, drawn)
+
+
+def _masks(crop: _Crop, cell, nuc, labels, vac_labels, rbc_den) -> dict:
+    """The renderer's masks on the full canvas."""
+    sl_c, sl_f = crop.slices()
 
     def full(a, dtype):
         out = np.zeros((HEIGHT, WIDTH), dtype)
         out[sl_f] = a[sl_c]
         return out
 
-    masks = {"cell": full(cell > 0.5, bool), "nucleus": full(nuc > 0.5, bool),
-             "lobes": full(labels * (cell > 0.5), np.int32), "vacuoles": full(vac_labels, np.int32),
-             "rbc": rbc_den > 0.3}
-    vac = [(py + y0, px + x0, r) for (py, px, r), k in zip(discs, kinds) if k == "vacuole"]
-    drawn = {
-        "center_x": round(cx, 1), "center_y": round(cy, 1),
-        "n_lobes_drawn": n_lobes,
-        "n_vacuoles_drawn": len(vac),
-        "vacuole_radii": ";".join(f"{r:.1f}" for _, _, r in vac),
-        "vacuole_centers": ";".join(f"{x:.0f}:{y:.0f}" for y, x, _ in vac),
-        "n_inclusions_drawn": n_inc,
-        "n_granules": int(n_gran),
-        "cell_area": int(masks["cell"].sum()),
-        "nucleus_area": int(masks["nucleus"].sum()),
-    }
-    return Rendered(img, masks, drawn)
+    return {"cell": full(cell > 0.5, bool), "nucleus": full(nuc > 0.5, bool),
+            "lobes": full(labels * (cell > 0.5), np.int32), "vacuoles": full(vac_labels, np.int32),
+            "rbc": rbc_den > 0.3}
 
 
 def render_cell(spec: CellSpec, rng: np.random.Generator) -> np.ndarray:

@@ -46,3 +46,30 @@ def format_evaluation_row(result: dict) -> str:
     if result.get("patient_level"):
         text += "  | patients: " + format_patient_level(result["patient_level"])
     return text
+
+
+def format_summary(rows: list[dict]) -> str:
+    """The study's table beside ours, one line per :func:`vexscreen.pipeline.summary_row`:
+    aggregate-level AUC [95% CI] and sens/spec (the study's figures), patient-level AUC
+    leave-one-patient-out (p) and leave-pair-out, the published AUC."""
+    head = (f"{'cell type':<10}{'comparison':<24}{'AUC aggregates [95% CI]':<26}"
+            f"{'sens/spec %':<14}{'AUC LOPO (p)':<17}{'AUC LPO':<9}{'published':<18}")
+    lines = [head, "-" * len(head)]
+    for r in rows:
+        pl = "" if r["patient_auc"] is None else f"{r['patient_auc']:.2f} (p={r['patient_p']:.3f})"
+        lines.append(f"{r['cell_type']:<10}{r['comparison']:<24}"
+                     f"{r['auc']:.2f} [{r['auc_low']:.2f}-{r['auc_high']:.2f}]".ljust(60)
+                     + f"{100 * r['sensitivity']:.0f}/{100 * r['specificity']:.0f}".ljust(14)
+                     + pl.ljust(17) + ("" if r.get("pair_auc") is None else f"{r['pair_auc']:.2f}").ljust(9)
+                     + r["published"])
+    return "\n".join(lines)
+
+
+def format_recovery(rows: list[dict]) -> str:
+    """Plain-text table of :func:`vexscreen.phantom.feature_recovery` rows."""
+    lines = [f"{'cell':<5}{'feature':<24}{'within':<9}{'cells':>6}{'with':>6}{'AUC':>7}"]
+    for r in rows:
+        auc = "n/a" if r["auc"] is None else f"{r['auc']:.2f}"
+        lines.append(f"{r['cell_type']:<5}{r['feature']:<24}{r['group']:<9}{r['cells']:>6}{r['positives']:>6}"
+                     f"{auc:>7}")
+    return "\n".join(lines)

@@ -1,7 +1,7 @@
-"""What an encoder sees, measured on a phantom: one morphology feature at a time.
+"""Feature recovery: what an encoder's encodings hold of each morphology feature a phantom drew.
 
 The group comparisons of Step 2b say *whether* an encoder separates patients;
-this probe says *why not* when it doesn't. For each feature the phantom drew
+feature recovery says *why not* when it doesn't. For each feature the phantom drew
 (truth.csv), within the one group that carries it (so the group's other
 features cannot stand in for it), a logistic regression on the standardised
 encodings predicts "this cell has the feature" with folds grouped by patient
@@ -16,6 +16,8 @@ Features: neutrophil vacuoles (VEXAS), pseudo-Pelger nuclei and hypogranulation
 and blebs (all groups).
 """
 from __future__ import annotations
+
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -52,7 +54,7 @@ def _truth_for(meta: pd.DataFrame, truth: pd.DataFrame, cell_type: str) -> pd.Da
     return t.loc[meta["IMAGE"].to_numpy()].reset_index()
 
 
-def morphology_probe(X: np.ndarray, meta: pd.DataFrame, truth: pd.DataFrame, cell_type: str,
+def feature_recovery(X: np.ndarray, meta: pd.DataFrame, truth: pd.DataFrame, cell_type: str,
                      n_splits: int = 5) -> list[dict]:
     """One row per feature of ``cell_type``: group, cells, positives, patients, mean within-fold
     AUC (None, with a ``note``, when there are too few cells or patients to score)."""
@@ -89,11 +91,18 @@ def morphology_probe(X: np.ndarray, meta: pd.DataFrame, truth: pd.DataFrame, cel
     return rows
 
 
-def format_probe(rows: list[dict]) -> str:
-    """Plain-text table of :func:`morphology_probe` rows."""
-    lines = [f"{'cell':<5}{'feature':<24}{'within':<9}{'cells':>6}{'with':>6}{'AUC':>7}"]
-    for r in rows:
-        auc = "n/a" if r["auc"] is None else f"{r['auc']:.2f}"
-        lines.append(f"{r['cell_type']:<5}{r['feature']:<24}{r['group']:<9}{r['cells']:>6}{r['positives']:>6}"
-                     f"{auc:>7}")
-    return "\n".join(lines)
+def phantom_feature_recovery(phantom_dir, enc_dirs: dict) -> list[dict]:
+    """:func:`feature_recovery` for every cell type of a phantom folder, from its truth.csv and the
+    encodings in ``enc_dirs`` ({cell type: encodings folder}); [] when there is no truth.csv
+    (a folder of real images)."""
+    from ..data import load_encodings
+    from .cohort import read_truth
+
+    if not (Path(phantom_dir) / "truth.csv").is_file():
+        return []
+    truth = read_truth(phantom_dir)
+    rows = []
+    for ct, d in enc_dirs.items():
+        enc = load_encodings(d)
+        rows += feature_recovery(enc.X, enc.meta, truth, ct)
+    return rows

@@ -1,0 +1,37 @@
+"""Progress as the caller asks: a callback, a bar, or nothing; the library prints nothing else."""
+from __future__ import annotations
+
+import numpy as np
+from PIL import Image
+
+from vexscreen.data.scan import scan_images
+from vexscreen.progress import Progress
+
+
+def test_callback_bar_and_silence(capsys):
+    calls = []
+    with Progress(lambda done, total: calls.append((done, total)), 3) as p:
+        p.update(1)
+        p.update(2)
+    assert calls == [(1, 3), (3, 3)]
+    assert capsys.readouterr() == ("", "")
+    with Progress(False, 3) as p:
+        p.update(3)
+    assert capsys.readouterr() == ("", "")
+    with Progress(True, 3, desc="work", min_total=5) as p:  # too short a loop for a bar
+        p.update(3)
+    assert capsys.readouterr() == ("", "")
+    with Progress(True, 3, desc="work") as p:
+        p.update(3)
+    err = capsys.readouterr().err
+    assert "work" in err and "3/3" in err
+
+
+def test_scan_reports_to_a_callback(tmp_path, capsys):
+    for i in range(3):
+        Image.fromarray(np.full((8, 8, 3), 40 * i, np.uint8)).save(tmp_path / f"cell_{i}.png")
+    calls = []
+    result = scan_images(tmp_path, progress=lambda done, total: calls.append((done, total)))
+    assert len(result.images) == 3 and calls == [(1, 3), (2, 3), (3, 3)]
+    scan_images(tmp_path)  # silent by default
+    assert capsys.readouterr() == ("", "")
