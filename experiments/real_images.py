@@ -73,7 +73,7 @@ def matrix_table(cons_json: Path, title: str) -> tuple[str, dict]:
     from vexscreen.data.encodings import load_encodings
     from vexscreen.evaluation.consistency import consistency_matrix
     enc = load_encodings(cons_json)
-    order, M = consistency_matrix(enc.X, enc.groups, ORDER)
+    order, M = consistency_matrix(enc.X, enc.labels, ORDER)
     lines = [f"**{title}**", "", "| | " + " | ".join(order[1:]) + " |", "|---" * len(order) + "|"]
     for i, a in enumerate(order[:-1]):
         cells = [("" if j <= i else f"{M[i, j]:.3f}") for j in range(1, len(order))]

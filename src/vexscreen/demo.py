@@ -74,7 +74,7 @@ def published_consistency(out: Path, plots: bool = True, on_step=_silent) -> dic
         on_step("published_table", {"cell_type": ct, "cells": len(enc), "dims": enc.X.shape[1],
                                     "order": order, "auc": M})
         if plots:
-            consistency_umap_figure(enc.X, enc.groups, order, out / f"{ct}_umap.png",
+            consistency_umap_figure(enc.X, enc.labels, order, out / f"{ct}_umap.png",
                                     title=f"Published {CELL_TYPE_NAMES[ct]} encoder-test encodings")
     return tables
 

@@ -140,8 +140,8 @@ def encoder_test_consistency(enc, cell_type: str) -> tuple:
     order (METHOD.md Step 2a; those present): ``(order, M)``."""
     if not hasattr(enc, "X"):
         enc = load_encodings(enc)
-    order = [g for g in ENCODER_TEST_GROUPS[cell_type] if g in set(enc.groups)]
-    return consistency_matrix(enc.X, enc.groups, order)
+    order = [g for g in ENCODER_TEST_GROUPS[cell_type] if g in set(enc.labels)]
+    return consistency_matrix(enc.X, enc.labels, order)
 
 
 def run_image_pipeline(phantom_dir, out, train_cfg=None, *, cell_types=CELL_TYPES,

@@ -42,7 +42,7 @@ def test_consistency_umap_figure(tmp_path, umap_calls):
     enc = published_encoder_test("MO")
     order = list(ENCODER_TEST_GROUPS["MO"])
     path = tmp_path / "sub" / "consistency_umap.png"
-    consistency_umap_figure(enc.X, enc.groups, order, path, title="MO")
+    consistency_umap_figure(enc.X, enc.labels, order, path, title="MO")
     (X, kwargs), = umap_calls
     assert kwargs == {"n_neighbors": 5, "random_state": 42}  # the study's
     np.testing.assert_allclose(np.linalg.norm(X, axis=1), 1.0, rtol=1e-6)  # L2-normalised first

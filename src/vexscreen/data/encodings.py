@@ -79,11 +79,6 @@ class EncodingSet:
         keep = self.meta["GROUP"].isin(classes).to_numpy()
         return EncodingSet(self.X[keep], self.meta[keep], self.source, self.required)
 
-    # the old names, kept while other branches still call them
-    groups = labels  # TEMPORARY alias until merge
-    group_order = label_order  # TEMPORARY alias until merge
-    check_groups = check_classes  # TEMPORARY alias until merge
-    select_groups = select_classes  # TEMPORARY alias until merge
 
 
 def _read_matrix(path: Path, mmap: bool = False) -> np.ndarray:

@@ -22,6 +22,19 @@ def format_consistency(order, M, digits: int = 6) -> str:
     return "\n".join(lines)
 
 
+def format_consistency_ci(order, M, low, high, digits: int = 3) -> str:
+    """One line per computed pair: ``A vs B  AUC [95% CI]`` (the interval of
+    :func:`vexscreen.evaluation.consistency_ci`: a seeded bootstrap over cells)."""
+    width = max(len(a) + len(b) for a in order for b in order) + 5
+    lines = ["pair".ljust(width) + "AUC [95% CI, bootstrap over cells]"]
+    for i, a in enumerate(order):
+        for j, b in enumerate(order):
+            if not np.isnan(M[i, j]):
+                lines.append(f"{a} vs {b}".ljust(width)
+                             + f"{M[i, j]:.{digits}f} [{low[i, j]:.{digits}f}-{high[i, j]:.{digits}f}]")
+    return "\n".join(lines)
+
+
 def format_ci(d, pct=False) -> str:
     """``mean [low-high]`` of a ``{"mean", "low", "high"}`` dict; ``pct`` as percentages."""
     f = 100 if pct else 1
