@@ -179,3 +179,18 @@ def test_dense_term_trains_and_is_recorded(flat_dir, tmp_path, small_cfg):
     small_cfg.local_crop, small_cfg.dense = None, 1.5
     with pytest.raises(InputError, match="--dense 1.5"):
         train_encoder(flat_dir, tmp_path / "bad2", small_cfg, progress=False)
+
+
+def test_best_loss_of_an_older_checkpoint_is_kept(tmp_path):
+    """A run checkpointed before the recording was split (state under "RunRecorder") resumes
+    comparing with its best loss, so encoder.pt is not overwritten by a worse epoch."""
+    from vexscreen.encoder.callbacks import BestEncoder
+    from vexscreen.encoder.config import Geometry
+
+    cb = BestEncoder(tmp_path / "encoder.pt", Geometry(), {})
+    cb.on_load_checkpoint(None, None, {"callbacks": {"RunRecorder": {"rows": [], "best": 1.5, "best_epoch": 2}}})
+    assert (cb.best, cb.best_epoch) == (1.5, 2)
+    cb = BestEncoder(tmp_path / "encoder.pt", Geometry(), {})
+    cb.on_load_checkpoint(None, None, {"callbacks": {"RunRecorder": {"best": 1.5, "best_epoch": 2},
+                                                     cb.state_key: {"best": 0.5, "best_epoch": 4}}})
+    assert cb.best == float("inf")  # its own state wins (loaded by Lightning with load_state_dict)

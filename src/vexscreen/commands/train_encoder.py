@@ -20,13 +20,14 @@ def register(subparsers) -> None:
     p.add_argument("--images", required=True, help="folder of training images (any layout; labels unused)")
     p.add_argument("--out", required=True, metavar="RUN", help="run folder")
     p.add_argument("--probe", metavar="ROOT", default=None,
-                   help="labeled images (ROOT/GROUP/PATIENT/SAMPLE/img) for the per-epoch 5-NN probe")
+                   help="images in groups (ROOT/GROUP/PATIENT/SAMPLE/img, or ROOT/GROUP/img) for the per-epoch "
+                        "5-NN probe")
     _add_config_options(p.add_argument_group("training settings"))
     p.add_argument("--resume", action="store_true", help="continue RUN from checkpoints/last.ckpt")
     p.add_argument("--accelerator", default="cpu", help="Lightning accelerator (cpu, gpu, auto, ...)")
     p.add_argument("--devices", default="auto", help="Lightning devices (e.g. 1, 4, auto)")
     p.add_argument("--strategy", default="auto", help="Lightning strategy (auto, ddp, ...)")
-    p.add_argument("--num-nodes", type=int, default=1)
+    p.add_argument("--num-nodes", type=int, default=1, help="Lightning nodes (DDP across machines)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
 

@@ -98,6 +98,13 @@ class BestEncoder(Callback):
         self.best = float(state.get("best", math.inf))
         self.best_epoch = int(state.get("best_epoch", -1))
 
+    def on_load_checkpoint(self, trainer, pl_module, checkpoint):
+        """A run checkpointed by vexscreen before this callback existed kept its best loss under
+        ``RunRecorder``: resumed, it still compares with it."""
+        states = checkpoint.get("callbacks") or {}
+        if self.state_key not in states and "RunRecorder" in states:
+            self.load_state_dict(states["RunRecorder"])
+
     def on_train_epoch_end(self, trainer, pl_module):
         loss = trainer.callback_metrics.get("loss")
         loss = float(loss) if loss is not None else math.nan

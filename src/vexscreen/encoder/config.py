@@ -120,14 +120,14 @@ class TrainConfig:
                                   metavar="S")
     scale: float = _option(1.0, "resize every image by this factor first (also applied by encode)")
     local_crop: int | None = _option(None, "make the second view a smaller N x N patch (local-to-global pairs); "
-                                           "default: both --crop", metavar="N")
+                                           "none: both views --crop", metavar="N")
     n_local: int = _option(0, "keep both views whole and add K --local-crop patches per cell (multi-crop)",
                            metavar="K")
     dense: float = _option(0.0, "add a DenseCL-style term on the feature maps with weight W in (0, 1]: every "
-                                "region of the cell described, not only the whole (default 0, the study)",
+                                "region of the cell described, not only the whole (0 = the study)",
                            metavar="W")
     field: int | None = _option(None, "cut the views from the centred N x N square, where the analyser puts the "
-                                      "cell, and encode that square (default: the whole image, the study)",
+                                      "cell, and encode that square (none: the whole image, the study)",
                                 metavar="N")
     full_size: int = _option(DEFAULT_FULL_SIZE, "full-size side for the probe and encode")
     head_hidden: int = 128
