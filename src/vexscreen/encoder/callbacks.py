@@ -65,7 +65,7 @@ class ProbeCallback(Callback):
 
 
 class EpochStats(Callback):
-    """Per epoch: the learning rate it ran at, its seconds and images/s (``n_images`` a epoch)."""
+    """Per epoch: the learning rate it ran at, its seconds and images/s (``n_images`` per epoch)."""
 
     def __init__(self, n_images: int):
         self.n_images = n_images
