@@ -26,7 +26,9 @@ import torch  # noqa: E402
 
 from vexscreen.data.scan import scan_images  # noqa: E402
 from vexscreen.encoder.backbones import build_backbone  # noqa: E402
-from vexscreen.encoder.inference import encode_scan, save_encoder  # noqa: E402
+from vexscreen.encoder.config import Geometry  # noqa: E402
+from vexscreen.encoder.encoder_file import save_encoder  # noqa: E402
+from vexscreen.encoder.inference import encode_scan  # noqa: E402
 
 # (label, backbone, full_size, oversize, images fraction)
 CONFIGS = [
@@ -68,8 +70,7 @@ def main(argv=None):
         torch.manual_seed(43)
         model = build_backbone(backbone).eval()
         enc_pt = tmp / f"{backbone}.pt"
-        save_encoder(enc_pt, model, {"backbone": backbone, "pooling": "avg", "dim": model.dim,
-                                     "full_size": full_size, "scale": 1.0})
+        save_encoder(enc_pt, model, Geometry(full_size=full_size))
         # pipeline first, then the model alone on ready tensors of the pipeline's input shape
         s = encode_scan(enc_pt, scan, tmp / f"out_{backbone}_{oversize}", full_size=full_size, oversize=oversize,
                         batch_size=args.batch_size, workers=args.workers, progress=False)

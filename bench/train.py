@@ -25,6 +25,7 @@ import torch  # noqa: E402
 from torch.utils.data import DataLoader  # noqa: E402
 
 from vexscreen.encoder.backbones import BACKBONES  # noqa: E402
+from vexscreen.encoder.config import TrainConfig  # noqa: E402
 from vexscreen.encoder.module import ContrastiveModule  # noqa: E402
 from vexscreen.encoder.transforms import ViewPairDataset  # noqa: E402
 
@@ -34,11 +35,12 @@ CONFIGS = [(b, 8, 128, 1.0) for b in BACKBONES] + [("resnet18", 64, 128, 0.5)]
 
 def bench(backbone, batch, crop, scale, steps, workers):
     torch.manual_seed(43)
-    module = ContrastiveModule(backbone, lr=1e-5)
+    cfg = TrainConfig(backbone=backbone, lr=1e-5, batch_size=batch, crop=crop, scale=scale)
+    module = ContrastiveModule(cfg)
     module.train()
-    opt = torch.optim.Adam(module.parameters(), lr=1e-5)
+    opt = torch.optim.Adam(module.parameters(), lr=cfg.lr)
     images = real_images(batch * (steps + 1), "neutrophil")
-    loader = DataLoader(ViewPairDataset(images, crop, scale), batch_size=batch, shuffle=False,
+    loader = DataLoader(ViewPairDataset.from_config(images, cfg), batch_size=batch, shuffle=False,
                         num_workers=workers, drop_last=True)
     t = None
     done = 0

@@ -48,15 +48,15 @@ VARIANTS = {
 
 
 def train_variant(name: str, settings: dict, pool: Path, out: Path) -> Path:
+    from dataclasses import replace
+
     from vexscreen.demo import demo_train_config
 
     settings = dict(settings)
     epochs = settings.pop("epochs", 6)
     if "pool" in settings:  # a folder under the output folder (the probe phantom's own cells)
         pool = out / settings.pop("pool")
-    cfg = demo_train_config(max_images=1000, epochs=max(epochs, 1))
-    for k, v in settings.items():
-        setattr(cfg, k, v)
+    cfg = replace(demo_train_config(max_images=1000, epochs=max(epochs, 1)), **settings)  # validated
     run = out / name
     if (run / "encoder.pt").is_file():
         return run / "encoder.pt"
@@ -70,13 +70,14 @@ def train_variant(name: str, settings: dict, pool: Path, out: Path) -> Path:
 
 
 def probe_variant(encoder_path: Path, phantom: Path) -> list[dict]:
-    from vexscreen.encoder.inference import FullSizeImages, encode_dataset, encode_geometry, load_encoder
+    from vexscreen.encoder.encoder_file import read_encoder_file
+    from vexscreen.encoder.inference import FullSizeImages, encode_dataset
     from vexscreen.phantom import read_truth
     from vexscreen.phantom.recovery import feature_recovery
 
     truth = read_truth(phantom)
-    encoder, config = load_encoder(encoder_path)
-    size, oversize = encode_geometry(config)
+    encoder_file = read_encoder_file(encoder_path)
+    encoder = encoder_file.build()
     rows = []
     for ct, groups in (("PN", ("VEXAS", "UBA1-WT")), ("MO", ("VEXAS",))):
         t = truth[(truth["set"] == "cohort") & (truth["cell_type"] == ct) & truth["group"].isin(groups)]
@@ -85,8 +86,8 @@ def probe_variant(encoder_path: Path, phantom: Path) -> list[dict]:
         for p in paths:
             with Image.open(p) as im:  # header only
                 sizes.append(im.size)
-        ds = FullSizeImages(paths, sizes, size, oversize, config.get("scale", 1.0))
-        X = encode_dataset(encoder, ds, workers=2, desc=f"encode {ct}")
+        ds = FullSizeImages.for_encoder(paths, sizes, encoder_file.geometry)  # as encode sees them
+        X = encode_dataset(encoder, ds, workers=2, progress=True, desc=f"encode {ct}")
         meta = pd.DataFrame({"IMAGE": t["path"].str.slice(len(ct) + 1).to_numpy()})
         rows += [r for r in feature_recovery(X, meta, truth, ct) if r["auc"] is not None]
     return rows

@@ -50,5 +50,5 @@ def labeled_dir(tmp_path) -> Path:
 
 @pytest.fixture
 def small_cfg():
-    from vexscreen.encoder.training import TrainConfig
+    from vexscreen.encoder.config import TrainConfig
     return TrainConfig(batch_size=4, epochs=2, crop=32, full_size=48, workers=0, lr=1e-3)

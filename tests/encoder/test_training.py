@@ -9,8 +9,9 @@ import torch
 
 from vexscreen.cli import main
 from vexscreen.exceptions import InputError
-from vexscreen.encoder.inference import load_encoder
-from vexscreen.encoder.training import TrainConfig, train_encoder
+from vexscreen.encoder.config import TrainConfig
+from vexscreen.encoder.encoder_file import load_encoder
+from vexscreen.encoder.training import train_encoder
 
 
 def test_two_epochs_write_every_artefact(flat_dir, labeled_dir, tmp_path, small_cfg):
@@ -20,16 +21,24 @@ def test_two_epochs_write_every_artefact(flat_dir, labeled_dir, tmp_path, small_
     for name in ("encoder.pt", "metrics.csv", "config.json", "checkpoints/last.ckpt"):
         assert (run / name).is_file(), name
     m = pd.read_csv(run / "metrics.csv")
+    assert list(m.columns) == ["epoch", "loss", "lr", "probe_accuracy", "best_loss", "seconds", "images_per_second"]
     assert list(m["epoch"]) == [0, 1]
     assert m["loss"].notna().all() and (m["loss"] > 0).all()
     assert m["probe_accuracy"].between(0, 1).all()
     assert m["best_loss"].iloc[-1] == m["loss"].min()
+    assert list(m["lr"]) == [1e-3, 1e-3]  # the exact float, not float32's rounding
+    assert (m["seconds"] > 0).all() and (m["images_per_second"] > 0).all()
     payload = torch.load(run / "encoder.pt", weights_only=True)  # plain tensors + plain config
     assert payload["config"]["backbone"] == "resnet18" and payload["config"]["dim"] == 512
     assert payload["config"]["best_epoch"] == int(m["loss"].idxmin())
+    assert payload["config"]["probe_accuracy"] == m["probe_accuracy"].iloc[int(m["loss"].idxmin())]
     enc, cfg = load_encoder(run / "encoder.pt")
-    assert cfg["full_size"] == 48 and not enc.training
+    assert cfg["geometry"] == {"full_size": 48, "field": None, "crop": 32, "scale": 1.0} and not enc.training
+    assert cfg["training"]["batch_size"] == 4 and cfg["training"]["images"] == 8
     assert json.loads((run / "config.json").read_text())["train"]["batch_size"] == 4
+    # the Lightning checkpoint: plain hyper-parameters (no weights path), read by the safe loader
+    ckpt = torch.load(run / "checkpoints" / "last.ckpt", weights_only=True)
+    assert ckpt["hyper_parameters"]["cfg"]["batch_size"] == 4 and ckpt["hyper_parameters"]["cfg"]["weights"] is None
 
 
 def test_same_seed_same_losses(flat_dir, tmp_path, small_cfg):
@@ -49,7 +58,7 @@ def test_field_and_local_crop_train_and_are_recorded(flat_dir, tmp_path, small_c
     out = train_encoder(flat_dir, tmp_path / "r", small_cfg, progress=False)
     assert math.isfinite(out["best_loss"])
     cfg = load_encoder(tmp_path / "r" / "encoder.pt")[1]
-    assert cfg["field"] == 40 and cfg["training"]["local_crop"] == 32
+    assert cfg["geometry"]["field"] == 40 and cfg["training"]["local_crop"] == 32
     small_cfg.local_crop = 48
     with pytest.raises(InputError, match="--local-crop 48"):
         train_encoder(flat_dir, tmp_path / "bad", small_cfg, progress=False)
@@ -61,6 +70,22 @@ def test_field_and_local_crop_train_and_are_recorded(flat_dir, tmp_path, small_c
     small_cfg.queue_size = 16
     with pytest.raises(InputError, match="--queue-size 0 only"):
         train_encoder(flat_dir, tmp_path / "bad2", small_cfg, progress=False)
+
+
+def test_probe_fallback_is_said_once_and_returned(flat_dir, tmp_path, small_cfg, caplog):
+    """A probe folder without samples (GROUP/img): cells are split instead, and the run says so."""
+    from .conftest import write_images
+
+    et = tmp_path / "et"
+    write_images([et / g / f"{g}{i}.png" for g in ("band", "segmented") for i in range(6)])
+    small_cfg.epochs = 2
+    with caplog.at_level("WARNING", logger="vexscreen.encoder.callbacks"):
+        out = train_encoder(flat_dir, tmp_path / "r", small_cfg, probe=et, progress=False)
+    assert out["probe_note"].startswith("no SAMPLE column: cells split")
+    assert [r.getMessage() for r in caplog.records] == [f"probe: {out['probe_note']}"]  # once, not per epoch
+    assert pd.read_csv(tmp_path / "r" / "metrics.csv")["probe_accuracy"].between(0, 1).all()
+    with pytest.raises(InputError, match="the probe needs images in groups"):
+        train_encoder(flat_dir, tmp_path / "r2", small_cfg, probe=flat_dir, progress=False)
 
 
 class _Interrupt(L.Callback):
@@ -82,13 +107,17 @@ def test_resume_after_interruption(flat_dir, tmp_path, small_cfg):
         train_encoder(flat_dir, run, small_cfg, progress=False, callbacks=[_Interrupt(1)])
     before = pd.read_csv(run / "metrics.csv")
     assert list(before["epoch"]) == [0]  # epoch 1 lost, epoch 0 kept
+    best_before = torch.load(run / "encoder.pt", weights_only=True)["config"]["best_loss"]
     ckpt = torch.load(run / "checkpoints" / "last.ckpt", weights_only=True)  # safe loader reads it
     assert ckpt["epoch"] == 0 and "criterion.queue" in ckpt["state_dict"]
     out = train_encoder(flat_dir, run, TrainConfig(epochs=3), resume=True, progress=False)
     after = pd.read_csv(run / "metrics.csv")
     assert list(after["epoch"]) == [0, 1, 2]
-    assert after["loss"].iloc[0] == before["loss"].iloc[0]
+    pd.testing.assert_frame_equal(after.iloc[:1], before)  # the row written before the crash, kept as is
     assert out["epochs_run"] == 3
+    # the best loss came back with the checkpoint: encoder.pt is rewritten only on a real improvement
+    assert list(after["best_loss"]) == list(after["loss"].cummin()) and after["best_loss"].iloc[0] == best_before
+    assert out["best_loss"] == after["loss"].min()
     # resumed with the run's own settings (config.json), not the defaults passed in
     assert load_encoder(run / "encoder.pt")[1]["training"]["batch_size"] == 4
 
@@ -150,3 +179,18 @@ def test_dense_term_trains_and_is_recorded(flat_dir, tmp_path, small_cfg):
     small_cfg.local_crop, small_cfg.dense = None, 1.5
     with pytest.raises(InputError, match="--dense 1.5"):
         train_encoder(flat_dir, tmp_path / "bad2", small_cfg, progress=False)
+
+
+def test_best_loss_of_an_older_checkpoint_is_kept(tmp_path):
+    """A run checkpointed before the recording was split (state under "RunRecorder") resumes
+    comparing with its best loss, so encoder.pt is not overwritten by a worse epoch."""
+    from vexscreen.encoder.callbacks import BestEncoder
+    from vexscreen.encoder.config import Geometry
+
+    cb = BestEncoder(tmp_path / "encoder.pt", Geometry(), {})
+    cb.on_load_checkpoint(None, None, {"callbacks": {"RunRecorder": {"rows": [], "best": 1.5, "best_epoch": 2}}})
+    assert (cb.best, cb.best_epoch) == (1.5, 2)
+    cb = BestEncoder(tmp_path / "encoder.pt", Geometry(), {})
+    cb.on_load_checkpoint(None, None, {"callbacks": {"RunRecorder": {"best": 1.5, "best_epoch": 2},
+                                                     cb.state_key: {"best": 0.5, "best_epoch": 4}}})
+    assert cb.best == float("inf")  # its own state wins (loaded by Lightning with load_state_dict)

@@ -84,18 +84,19 @@ def test_field_views_come_from_the_centred_square_only():
         v = views.one(img)
         assert v.shape == (3, 32, 32)
         assert float(v[0].max()) < 0.5, "a view reached outside the field"
-    with pytest.raises(ValueError, match="smaller than the crop"):
+    with pytest.raises(ValueError, match="--field 48 is smaller than --crop 64"):
         TwoViews(crop=64, field=48)
     # without a field the frame is seen
     assert max(float(TwoViews(crop=32).one(img)[0].max()) for _ in range(20)) > 0.9
 
 
 def test_encode_geometry_follows_the_field():
-    from vexscreen.encoder.inference import encode_geometry
+    from vexscreen.encoder.config import Geometry
 
-    assert encode_geometry({"full_size": 272}) == (272, "pad")
-    assert encode_geometry({"full_size": 272, "field": 192}) == (192, "crop")
-    assert encode_geometry({"full_size": 272, "field": 192}, 300, "pad") == (300, "pad")
+    assert Geometry(full_size=272).for_encoding() == (272, "pad")
+    assert Geometry(full_size=272, field=192).for_encoding() == (192, "crop")
+    assert Geometry(full_size=272, field=192).for_encoding(300, "pad") == (300, "pad")
+    assert Geometry(full_size=272, field=192).for_encoding(300) == (300, "crop")
 
 
 def test_local_crop_makes_the_second_view_a_smaller_patch_of_the_same_field():
@@ -103,7 +104,7 @@ def test_local_crop_makes_the_second_view_a_smaller_patch_of_the_same_field():
     img = _disc(size=80, radius=30)
     v1, v2 = TwoViews(crop=48, field=64, local_crop=24)(img)
     assert v1.shape == (3, 48, 48) and v2.shape == (3, 24, 24)
-    with pytest.raises(ValueError, match="local crop"):
+    with pytest.raises(ValueError, match="--local-crop 64 must be between"):
         TwoViews(crop=48, local_crop=64)
 
 
@@ -111,5 +112,5 @@ def test_multi_crop_gives_two_whole_views_and_k_patches():
     torch.manual_seed(0)
     views = TwoViews(crop=48, field=64, local_crop=24, n_local=3)(_disc(size=80, radius=30))
     assert [tuple(v.shape) for v in views] == [(3, 48, 48)] * 2 + [(3, 24, 24)] * 3
-    with pytest.raises(ValueError, match="local_crop"):
+    with pytest.raises(ValueError, match="--n-local needs --local-crop"):
         TwoViews(crop=48, n_local=2)

@@ -39,10 +39,15 @@ def register(subparsers) -> None:
 def run(args) -> int:
     from ..exceptions import InputError
     from ..data.scan import scan_images
-    from ..encoder.inference import encode_scan, read_encoder_file
+    from ..encoder.encoder_file import read_encoder_file
+    from ..encoder.inference import encode_scan
 
     if args.batch_size < 1:
         raise InputError("--batch-size must be at least 1")
+    if args.workers < 0:
+        raise InputError("--workers must be at least 0")
+    if args.full_size is not None and args.full_size < 1:
+        raise InputError("--full-size must be at least 1")
     read_encoder_file(args.encoder)  # fail on a bad encoder before a long scan
     scan = scan_images(args.images, strict=args.strict, layout=args.layout, progress=not args.no_progress)
     if scan.bad:

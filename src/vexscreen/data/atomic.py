@@ -73,11 +73,8 @@ def save_figure(fig, path, **kwargs) -> Path:
 
 
 def file_sha256(path) -> str:
-    """Hex SHA-256 of a file's bytes (read in 1 MiB blocks): which encoder wrote an encoding set."""
+    """Hex SHA-256 of a file's bytes (streamed): which encoder wrote an encoding set."""
     import hashlib
 
-    h = hashlib.sha256()
     with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+        return hashlib.file_digest(f, "sha256").hexdigest()

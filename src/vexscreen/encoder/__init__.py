@@ -10,10 +10,11 @@ _EXPORTS = {
     "BACKBONES": "backbones", "DEFAULT_BACKBONE": "names", "POOLINGS": "names", "Encoder": "backbones",
     "build_backbone": "backbones", "get_spec": "backbones", "ProjectionHead": "heads",
     "FullSizeImages": "inference", "OVERSIZE": "names", "encode_dataset": "inference",
-    "encode_scan": "inference", "load_encoder": "inference", "read_encoder_file": "inference",
-    "save_encoder": "inference", "METHODS": "names", "NNCLRLoss": "losses", "build_loss": "losses",
-    "probe_accuracy": "probe", "TwoViews": "transforms", "ViewPairDataset": "transforms",
-    "TrainConfig": "config", "train_encoder": "training",
+    "encode_scan": "inference", "EncoderFile": "encoder_file", "load_encoder": "encoder_file",
+    "read_encoder_file": "encoder_file", "save_encoder": "encoder_file", "METHODS": "names",
+    "NNCLRLoss": "losses", "build_loss": "losses", "probe_accuracy": "probe", "TwoViews": "transforms",
+    "ViewPairDataset": "transforms", "Geometry": "config", "TrainConfig": "config",
+    "ContrastiveModule": "module", "save_untrained_encoder": "training", "train_encoder": "training",
 }
 __all__ = sorted(_EXPORTS)
 

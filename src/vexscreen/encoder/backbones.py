@@ -20,7 +20,7 @@ import torch
 from torch import nn
 import torchvision.models as tvm
 
-from .names import BACKBONE_NAMES, DEFAULT_BACKBONE, POOLINGS  # noqa: F401  (re-exported)
+from .names import BACKBONE_NAMES, DEFAULT_BACKBONE, MIN_INPUT_SIDE, POOLINGS  # noqa: F401  (re-exported)
 
 from ..exceptions import InputError
 
@@ -49,25 +49,31 @@ def _inception_features(model: nn.Module) -> nn.Module:
 
 
 REGISTRY: dict[str, BackboneSpec] = {
-    "resnet18": BackboneSpec("resnet18", 512, 32, lambda: tvm.resnet18(weights=None), _resnet_features),
-    "vgg16": BackboneSpec("vgg16", 512, 32, lambda: tvm.vgg16(weights=None), lambda m: m.features, True),
-    "resnet50": BackboneSpec("resnet50", 2048, 32, lambda: tvm.resnet50(weights=None), _resnet_features, True),
+    "resnet18": BackboneSpec("resnet18", 512, MIN_INPUT_SIDE["resnet18"], lambda: tvm.resnet18(weights=None),
+                             _resnet_features),
+    "vgg16": BackboneSpec("vgg16", 512, MIN_INPUT_SIDE["vgg16"], lambda: tvm.vgg16(weights=None),
+                          lambda m: m.features, True),
+    "resnet50": BackboneSpec("resnet50", 2048, MIN_INPUT_SIDE["resnet50"], lambda: tvm.resnet50(weights=None),
+                             _resnet_features, True),
     "inception_v3": BackboneSpec(
-        "inception_v3", 2048, 75,
+        "inception_v3", 2048, MIN_INPUT_SIDE["inception_v3"],
         lambda: tvm.inception_v3(weights=None, aux_logits=True, init_weights=True, transform_input=False),
         _inception_features, True),
-    "efficientnet_b4": BackboneSpec("efficientnet_b4", 1792, 32, lambda: tvm.efficientnet_b4(weights=None),
-                                    lambda m: m.features, True),
+    "efficientnet_b4": BackboneSpec("efficientnet_b4", 1792, MIN_INPUT_SIDE["efficientnet_b4"],
+                                    lambda: tvm.efficientnet_b4(weights=None), lambda m: m.features, True),
 }
 BACKBONES = tuple(REGISTRY)
-assert BACKBONES == BACKBONE_NAMES, "encoder/names.py must list the registry's backbones"
+assert BACKBONES == BACKBONE_NAMES == tuple(MIN_INPUT_SIDE), "encoder/names.py must list the registry's backbones"
 
 
 class Encoder(nn.Module):
-    """ImageNet normalisation -> backbone features -> global pooling -> N x dim."""
+    """ImageNet normalisation -> backbone features -> global pooling -> N x dim.
+
+    ``backbone``: the registry name the features came from (recorded in encoder.pt).
+    """
 
     def __init__(self, features: nn.Module, dim: int, pooling: str = "avg",
-                 mean=IMAGENET_MEAN, std=IMAGENET_STD):
+                 mean=IMAGENET_MEAN, std=IMAGENET_STD, backbone: str | None = None):
         super().__init__()
         if pooling not in POOLINGS:
             raise InputError(f"unknown pooling {pooling!r}; choose one of {', '.join(POOLINGS)}")
@@ -77,6 +83,7 @@ class Encoder(nn.Module):
         self.pool = nn.AdaptiveAvgPool2d(1) if pooling == "avg" else nn.AdaptiveMaxPool2d(1)
         self.dim = dim
         self.pooling = pooling
+        self.backbone = backbone
 
     def feature_map(self, x: torch.Tensor) -> torch.Tensor:
         """N x dim x h x w: the backbone's last feature map, before pooling."""
@@ -129,4 +136,4 @@ def build_backbone(name: str = DEFAULT_BACKBONE, pooling: str = "avg", weights=N
         if missing or unexpected:
             raise InputError(f"weights do not fit torchvision {name}: {len(missing)} missing key(s) "
                              f"{missing[:3]}, {len(unexpected)} unexpected {list(unexpected)[:3]}", weights)
-    return Encoder(spec.features(model), spec.dim, pooling)
+    return Encoder(spec.features(model), spec.dim, pooling, backbone=name)

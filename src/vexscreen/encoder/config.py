@@ -1,37 +1,198 @@
-"""Training settings, importable without torch or Lightning."""
+"""Training settings and image geometry: typed, validated in one place, importable without torch.
+
+``TrainConfig`` holds every setting of ``train-encoder``; the study's (METHOD.md
+Step 1) are the defaults, except the backbone. A field whose metadata has a
+``help`` text is also a ``train-encoder`` option, ``--name-with-dashes``
+(``option_fields``; the CLI is built from them). ``TrainConfig.validate`` (run
+on construction and again by ``train_encoder``, as the dataclass is mutable)
+checks every range and combination and raises ``InputError`` naming the flags.
+
+``Geometry`` is how an encoder sees cells, from the training views to full-size
+encoding: training writes it into encoder.pt, ``encode`` reads it back.
+"""
 from __future__ import annotations
 
-from dataclasses import dataclass
+import typing
+from dataclasses import asdict, dataclass, field, fields
 
-from .names import DEFAULT_BACKBONE, DEFAULT_FULL_SIZE
+from ..exceptions import InputError
+from .names import BACKBONE_NAMES, DEFAULT_BACKBONE, DEFAULT_FULL_SIZE, METHODS, MIN_INPUT_SIDE, POOLINGS
+
+GEOMETRY_FIELDS = ("full_size", "field", "crop", "scale")
+
+
+def _option(default, help: str, **cli):
+    """A dataclass field that is also a ``train-encoder`` option; ``cli``: extra argparse keywords."""
+    return field(default=default, metadata={"help": help, **cli})
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def check_views(crop: int, field: int | None = None, local_crop: int | None = None, n_local: int = 0,
+                min_side: int = 1, backbone: str = "the backbone") -> None:
+    """The view settings, alone and together (``min_side``: the backbone's smallest input side)."""
+    if crop < min_side:
+        raise InputError(f"--crop {crop} is below {backbone}'s minimum input side {min_side}")
+    if field is not None and field < crop:
+        raise InputError(f"--field {field} is smaller than --crop {crop}: views are cut from the field")
+    if local_crop is not None and not min_side <= local_crop <= crop:
+        raise InputError(f"--local-crop {local_crop} must be between {backbone}'s minimum input side "
+                         f"{min_side} and --crop {crop}")
+    if n_local < 0:
+        raise InputError(f"--n-local {n_local} must be >= 0")
+    if n_local and local_crop is None:
+        raise InputError("--n-local needs --local-crop (the side of the local patches)")
+
+
+@dataclass(frozen=True)
+class Geometry:
+    """How an encoder sees cells (pixels, before the backbone's own normalisation).
+
+    * ``full_size``: the side every image is zero-padded to, centred, for the probe and
+      ``encode`` (METHOD.md Step 1: 272);
+    * ``field``: None = the whole image (the study); N = the views are cut from the centred
+      N x N square, and ``encode`` sees that square;
+    * ``crop``: the side of the training views (METHOD.md Step 1: 128);
+    * ``scale``: every image is resized by this factor first, in training and in ``encode``.
+
+    What ``encode`` derives: ``side`` and ``oversize`` (see ``for_encoding``).
+    """
+    full_size: int = DEFAULT_FULL_SIZE
+    field: int | None = None
+    crop: int = 128
+    scale: float = 1.0
+
+    def __post_init__(self):
+        for name in ("full_size", "crop") + (("field",) if self.field is not None else ()):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise InputError(f"{_flag(name)} must be a whole number >= 1, got {value!r}")
+        if not isinstance(self.scale, (int, float)) or isinstance(self.scale, bool) or not self.scale > 0:
+            raise InputError(f"--scale must be > 0, got {self.scale!r}")
+        object.__setattr__(self, "scale", float(self.scale))  # 1 and 1.0 are one geometry
+        check_views(self.crop, self.field)
+
+    @property
+    def side(self) -> int:
+        """The side ``encode`` brings images to by default: the field, if trained on one, else full size."""
+        return self.field if self.field else self.full_size
+
+    @property
+    def oversize(self) -> str:
+        """What ``encode`` does by default to larger images: centre-crop to the field, else pad all."""
+        return "crop" if self.field else "pad"
+
+    def for_encoding(self, full_size: int | None = None, oversize: str | None = None) -> tuple[int, str]:
+        """(side, oversize) images are encoded at: the caller's choice, else ``side``/``oversize``
+        (``FullSizeImages`` checks the oversize name)."""
+        return (self.side if full_size is None else int(full_size)), (oversize or self.oversize)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> Geometry:
+        """The geometry recorded in an encoder file; InputError if a key is unknown or a value bad."""
+        unknown = sorted(set(values) - set(GEOMETRY_FIELDS))
+        if unknown:
+            raise InputError(f"unknown geometry key(s) {unknown}")
+        return cls(**values)
 
 
 @dataclass
 class TrainConfig:
-    """The study's settings (METHOD.md Step 1) are the defaults, except the backbone."""
-    backbone: str = DEFAULT_BACKBONE
-    pooling: str = "avg"
-    method: str = "nnclr"
-    queue_size: int = 0
-    temperature: float = 0.07
-    lr: float = 1e-5
-    batch_size: int = 8
-    epochs: int = 100
-    seed: int = 43
-    crop: int = 128
-    color_jitter: float = 0.0  # 0 = the study's views; > 0 = SimCLR colour distortion strength
-    scale: float = 1.0
-    local_crop: int | None = None  # None = both views `crop`; N = the second view is an N x N patch
-    n_local: int = 0               # > 0: both views whole, plus this many local_crop patches (multi-crop)
-    dense: float = 0.0             # > 0: weight of a DenseCL-style term on the feature maps (0 = the study)
-    field: int | None = None  # None = whole image (the study); N = views and encode use the centred N x N
-    full_size: int = DEFAULT_FULL_SIZE
+    """Every setting of ``train-encoder``; the study's (METHOD.md Step 1) are the defaults, except
+    the backbone (ResNet18: the study's VGG16 and larger nets are slow on a CPU)."""
+    backbone: str = _option(DEFAULT_BACKBONE, "torchvision backbone, no top", choices=BACKBONE_NAMES)
+    pooling: str = _option("avg", "global pooling of the last feature map", choices=POOLINGS)
+    method: str = _option("nnclr", "nnclr: the study's loss (SimCLR-like at queue 0); simclr: lightly's NT-Xent",
+                          choices=METHODS)
+    queue_size: int = _option(0, "NNCLR queue (0 = the study; > 0 = nearest-neighbour positives)")
+    temperature: float = _option(0.07, "softmax temperature of the loss")
+    lr: float = _option(1e-5, "Adam learning rate")
+    batch_size: int = _option(8, "images per batch (contrastive negatives: the rest of the batch)")
+    epochs: int = _option(100, "maximum; early stopping may end sooner")
+    seed: int = _option(43, "seed of the initialisation, the views and the batches")
+    crop: int = _option(128, "view crop side (px)")
+    color_jitter: float = _option(0.0, "SimCLR colour distortion of strength S in the views (0 = the study's views)",
+                                  metavar="S")
+    scale: float = _option(1.0, "resize every image by this factor first (also applied by encode)")
+    local_crop: int | None = _option(None, "make the second view a smaller N x N patch (local-to-global pairs); "
+                                           "none: both views --crop", metavar="N")
+    n_local: int = _option(0, "keep both views whole and add K --local-crop patches per cell (multi-crop)",
+                           metavar="K")
+    dense: float = _option(0.0, "add a DenseCL-style term on the feature maps with weight W in (0, 1]: every "
+                                "region of the cell described, not only the whole (0 = the study)",
+                           metavar="W")
+    field: int | None = _option(None, "cut the views from the centred N x N square, where the analyser puts the "
+                                      "cell, and encode that square (none: the whole image, the study)",
+                                metavar="N")
+    full_size: int = _option(DEFAULT_FULL_SIZE, "full-size side for the probe and encode")
     head_hidden: int = 128
     head_out: int = 128
-    patience: int = 5
+    patience: int = _option(5, "early-stopping patience (epochs)")
     lr_patience: int = 3
-    lr_floor: float = 1e-5
+    lr_floor: float = _option(1e-5, "LR halving stops here")
     min_delta: float = 1e-3
-    workers: int = 2
-    max_images: int | None = None  # use at most this many images (sorted order, evenly spaced)
-    weights: str | None = None      # local torchvision state dict at the start (not needed on resume)
+    workers: int = _option(2, "DataLoader workers")
+    max_images: int | None = _option(None, "train on at most this many images (sorted order, evenly spaced)")
+    weights: str | None = _option(None, "local torchvision state dict to start from (e.g. ImageNet weights); "
+                                        "not needed on --resume", metavar="FILE")
+
+    def __post_init__(self):
+        self.validate()
+
+    @property
+    def geometry(self) -> Geometry:
+        return Geometry(self.full_size, self.field, self.crop, self.scale)
+
+    def validate(self) -> TrainConfig:
+        """Check every setting; InputError naming the ``train-encoder`` flag. Returns self."""
+        for name, choices in (("backbone", BACKBONE_NAMES), ("pooling", POOLINGS), ("method", METHODS)):
+            if getattr(self, name) not in choices:
+                raise InputError(f"unknown {_flag(name)} {getattr(self, name)!r}; choose one of {', '.join(choices)}")
+        if self.batch_size < 2:
+            raise InputError("--batch-size must be at least 2 (contrastive loss needs negatives)")
+        for name, low in (("epochs", 1), ("queue_size", 0), ("patience", 0), ("lr_patience", 0), ("workers", 0),
+                          ("head_hidden", 1), ("head_out", 1)):
+            if getattr(self, name) < low:
+                raise InputError(f"{_flag(name)} must be at least {low}, got {getattr(self, name)}")
+        for name in ("temperature", "lr"):
+            if not getattr(self, name) > 0:
+                raise InputError(f"{_flag(name)} must be > 0, got {getattr(self, name)}")
+        for name in ("lr_floor", "min_delta", "color_jitter"):
+            if not getattr(self, name) >= 0:
+                raise InputError(f"{_flag(name)} must be >= 0, got {getattr(self, name)}")
+        if not 0 <= self.seed < 2 ** 32:
+            raise InputError(f"--seed must be between 0 and 2**32 - 1, got {self.seed}")
+        if self.max_images is not None and self.max_images < 2:
+            raise InputError(f"--max-images must be at least 2 (contrastive training), got {self.max_images}")
+        if not 0 <= self.dense <= 1:
+            raise InputError(f"--dense {self.dense} must be between 0 (off) and 1 (dense term only)")
+        self._validate_views()
+        return self
+
+    def _validate_views(self) -> None:
+        min_side = MIN_INPUT_SIDE[self.backbone]
+        geometry = self.geometry  # full size, scale, field >= crop
+        check_views(self.crop, self.field, self.local_crop, self.n_local, min_side, self.backbone)
+        if geometry.full_size < min_side:
+            raise InputError(f"--full-size {self.full_size} is below {self.backbone}'s minimum input side {min_side}")
+        if self.n_local and self.queue_size > 0:
+            raise InputError("--n-local works with --queue-size 0 only (the queue would be updated once per pair)")
+        if self.dense and self.local_crop is not None:
+            raise InputError("--dense pairs locations of two views of the same size: not with --local-crop")
+
+
+def option_fields() -> list:
+    """The ``TrainConfig`` fields that are ``train-encoder`` options, with their resolved types:
+    [(field, type)], type int, float or str (None allowed where the default is None)."""
+    hints = typing.get_type_hints(TrainConfig)
+    out = []
+    for f in fields(TrainConfig):
+        if "help" in f.metadata:
+            kind = [t for t in typing.get_args(hints[f.name]) if t is not type(None)] or [hints[f.name]]
+            out.append((f, kind[0]))
+    return out

@@ -23,24 +23,19 @@ Why not lightly's parts (checked against lightly 1.6.0's source):
     the same queue), initialised from a fixed seed (identical on every rank),
     updated with p1 gathered from all ranks in rank order (identical on every
     rank after each step).
+  * The gathering is lightly's (``lightly.utils.dist.gather``, as its own
+    losses use), not ``LightningModule.all_gather``: the loss stays a plain
+    ``nn.Module`` that needs no Lightning module to reach the other ranks
+    (tests/encoder/test_ddp_queue.py runs it in two bare gloo processes).
 """
 from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
+from lightly.utils import dist
 from torch import nn
-import torch.distributed as torch_dist
 
 from .names import METHODS  # noqa: F401  (re-exported)
-
-
-def _gather_all(x: torch.Tensor) -> torch.Tensor:
-    """Concatenate ``x`` from every DDP rank in rank order (no gradient); ``x`` itself outside DDP."""
-    if not (torch_dist.is_available() and torch_dist.is_initialized()) or torch_dist.get_world_size() == 1:
-        return x
-    parts = [torch.zeros_like(x) for _ in range(torch_dist.get_world_size())]
-    torch_dist.all_gather(parts, x.contiguous())
-    return torch.cat(parts, 0)
 
 
 class NNCLRLoss(nn.Module):
@@ -63,7 +58,10 @@ class NNCLRLoss(nn.Module):
 
     @torch.no_grad()
     def update_queue(self, p1: torch.Tensor) -> None:
-        new = _gather_all(p1.detach().to(self.queue.dtype))[: self.queue_size]
+        new = p1.detach().to(self.queue.dtype).contiguous()
+        if dist.world_size() > 1:  # every rank's p1, in rank order: the same queue on every rank
+            new = torch.cat(dist.gather(new), 0)
+        new = new[: self.queue_size]
         self.queue.copy_(torch.cat([new, self.queue[: self.queue_size - len(new)]], 0))
 
     def forward(self, z1: torch.Tensor, z2: torch.Tensor, update: bool = True) -> torch.Tensor:

@@ -1,28 +1,37 @@
 """The LightningModule: encoder (backbone + pooling) -> projection head -> contrastive loss."""
 from __future__ import annotations
 
+from dataclasses import asdict, replace
+
 import lightning as L
 import torch
 
 from .backbones import build_backbone
+from .config import TrainConfig
 from .heads import ProjectionHead
 from .losses import DenseLoss, build_loss
 
 
 class ContrastiveModule(L.LightningModule):
-    def __init__(self, backbone: str = "resnet18", pooling: str = "avg", weights: str | None = None,
-                 method: str = "nnclr", queue_size: int = 0, temperature: float = 0.07,
-                 lr: float = 1e-5, head_hidden: int = 128, head_out: int = 128, seed: int = 43,
-                 lr_patience: int = 3, lr_floor: float = 1e-5, min_delta: float = 1e-3, dense: float = 0.0):
+    """Built from a ``TrainConfig`` (or its ``asdict``, as the Lightning checkpoint holds it).
+
+    ``cfg.weights`` (a local torchvision state dict) initialises the backbone; pass a config
+    with ``weights=None`` when a checkpoint will provide the weights (``--resume``).
+    """
+
+    def __init__(self, cfg: TrainConfig | dict | None = None):
         super().__init__()
-        # plain values only: the Lightning checkpoint then loads with weights_only=True
-        self.save_hyperparameters(ignore=["weights"])
-        self.encoder = build_backbone(backbone, pooling, weights)
-        self.head = ProjectionHead(self.encoder.dim, head_hidden, head_out)
-        self.criterion = build_loss(method, temperature, queue_size, head_out, seed)
-        if dense:  # DenseCL-style term on the feature maps, weight `dense` (0 = the study)
-            self.dense_head = ProjectionHead(self.encoder.dim, head_hidden, head_out)
-            self.dense_criterion = DenseLoss(temperature)
+        cfg = TrainConfig(**cfg) if isinstance(cfg, dict) else (cfg or TrainConfig())
+        self.cfg = cfg
+        # plain values only, so the Lightning checkpoint loads with weights_only=True; the weights
+        # file path is not kept (the checkpoint holds the weights)
+        self.save_hyperparameters({"cfg": asdict(replace(cfg, weights=None))}, logger=False)
+        self.encoder = build_backbone(cfg.backbone, cfg.pooling, cfg.weights)
+        self.head = ProjectionHead(self.encoder.dim, cfg.head_hidden, cfg.head_out)
+        self.criterion = build_loss(cfg.method, cfg.temperature, cfg.queue_size, cfg.head_out, cfg.seed)
+        if cfg.dense:  # DenseCL-style term on the feature maps, weight `dense` (0 = the study)
+            self.dense_head = ProjectionHead(self.encoder.dim, cfg.head_hidden, cfg.head_out)
+            self.dense_criterion = DenseLoss(cfg.temperature)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.encoder(x)
@@ -33,9 +42,9 @@ class ContrastiveModule(L.LightningModule):
         z1 = self.head(torch.flatten(self.encoder.pool(m1), 1))  # = self.encoder(v1), map kept
         z2 = self.head(torch.flatten(self.encoder.pool(m2), 1))
         loss = self.criterion(z1, z2)
-        if self.hparams.get("dense"):
+        if self.cfg.dense:
             f1, f2 = m1.flatten(2).transpose(1, 2), m2.flatten(2).transpose(1, 2)  # B x locations x C
-            w = self.hparams.dense
+            w = self.cfg.dense
             loss = (1 - w) * loss + w * self.dense_criterion(f1, f2, self.dense_head(f1), self.dense_head(f2))
         if local:  # multi-crop: every local patch paired with both whole views, all pairs averaged
             pairs = [loss]
@@ -47,10 +56,10 @@ class ContrastiveModule(L.LightningModule):
         return loss
 
     def configure_optimizers(self):
-        hp = self.hparams
-        opt = torch.optim.Adam(self.parameters(), lr=hp.lr)
+        cfg = self.cfg
+        opt = torch.optim.Adam(self.parameters(), lr=cfg.lr)
         sched = torch.optim.lr_scheduler.ReduceLROnPlateau(
-            opt, mode="min", factor=0.5, patience=hp.lr_patience, threshold=hp.min_delta,
-            threshold_mode="abs", min_lr=min(hp.lr_floor, hp.lr))
+            opt, mode="min", factor=0.5, patience=cfg.lr_patience, threshold=cfg.min_delta,
+            threshold_mode="abs", min_lr=min(cfg.lr_floor, cfg.lr))
         return {"optimizer": opt,
                 "lr_scheduler": {"scheduler": sched, "monitor": "loss", "interval": "epoch", "frequency": 1}}

@@ -25,6 +25,8 @@ from torch.utils.data import Dataset
 from torchvision.transforms import v2
 from torchvision.transforms.v2 import functional as TF
 
+from .config import TrainConfig, check_views
+
 
 def center_pad(img: torch.Tensor, size: int) -> torch.Tensor:
     """Pad a C x H x W tensor with zeros, centred, so both sides are >= ``size``."""
@@ -56,13 +58,8 @@ class TwoViews:
         self.crop = int(crop)
         self.local_crop = None if local_crop is None else int(local_crop)
         self.n_local = int(n_local)
-        if self.n_local and self.local_crop is None:
-            raise ValueError("n_local patches need a local_crop size")
-        if self.local_crop is not None and not 0 < self.local_crop <= self.crop:
-            raise ValueError(f"local crop {self.local_crop} must be in (0, crop {self.crop}]")
         self.field = None if field is None else int(field)
-        if self.field is not None and self.field < self.crop:
-            raise ValueError(f"field {self.field} is smaller than the crop {self.crop}")
+        check_views(self.crop, self.field, self.local_crop, self.n_local)  # InputError (a ValueError)
         s = float(color_jitter)
         self.color = None if s <= 0 else v2.Compose([
             v2.RandomApply([v2.ColorJitter(0.8 * s, 0.8 * s, 0.8 * s, min(0.5, 0.2 * s))], p=0.8),
@@ -113,6 +110,11 @@ class ViewPairDataset(Dataset):
         self.scale = float(scale)
         self.views = TwoViews(crop, color_jitter=color_jitter, field=field, local_crop=local_crop,
                               n_local=n_local)
+
+    @classmethod
+    def from_config(cls, paths, cfg: TrainConfig) -> ViewPairDataset:
+        """The training pool with ``cfg``'s views (crop, scale, colour jitter, field, local crops)."""
+        return cls(paths, cfg.crop, cfg.scale, cfg.color_jitter, cfg.field, cfg.local_crop, cfg.n_local)
 
     def __len__(self):
         return len(self.paths)
