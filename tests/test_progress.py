@@ -10,7 +10,7 @@ from vexscreen.progress import Progress
 
 def test_callback_bar_and_silence(capsys):
     calls = []
-    with Progress(lambda done, total: calls.append((done, total)), 3) as p:
+    with Progress(lambda desc, done, total: calls.append((done, total)), 3) as p:
         p.update(1)
         p.update(2)
     assert calls == [(1, 3), (3, 3)]
@@ -21,17 +21,32 @@ def test_callback_bar_and_silence(capsys):
     with Progress(True, 3, desc="work", min_total=5) as p:  # too short a loop for a bar
         p.update(3)
     assert capsys.readouterr() == ("", "")
+
+
+
+def test_bar_on_a_terminal_log_lines_in_a_file(capsys, caplog, monkeypatch):
+    import sys
+
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
     with Progress(True, 3, desc="work") as p:
         p.update(3)
     err = capsys.readouterr().err
     assert "work" in err and "3/3" in err
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: False)  # a log file or a pipe: no bar
+    with caplog.at_level("INFO", logger="vexscreen.progress"):
+        with Progress(True, 500, desc="work", unit="img") as p:
+            for _ in range(500):
+                p.update()
+    assert capsys.readouterr().err == ""
+    lines = [r.getMessage() for r in caplog.records if r.name == "vexscreen.progress"]
+    assert lines == ["work: 500/500 img"]  # one line at the end, none per item
 
 
 def test_scan_reports_to_a_callback(tmp_path, capsys):
     for i in range(3):
         Image.fromarray(np.full((8, 8, 3), 40 * i, np.uint8)).save(tmp_path / f"cell_{i}.png")
     calls = []
-    result = scan_images(tmp_path, progress=lambda done, total: calls.append((done, total)))
+    result = scan_images(tmp_path, progress=lambda desc, done, total: calls.append((done, total)))
     assert len(result.images) == 3 and calls == [(1, 3), (2, 3), (3, 3)]
     scan_images(tmp_path)  # silent by default
     assert capsys.readouterr() == ("", "")

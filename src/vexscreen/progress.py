@@ -1,40 +1,63 @@
-"""Progress of a long loop, as the caller wants it: a tqdm bar, a callback, or nothing.
+"""Progress of long work, as the caller wants it: a bar, log lines, a callback, or nothing.
 
-Library functions take ``progress``: ``True`` draws a bar on stderr (what the CLI wants),
-``False`` stays silent (tests, notebooks that log), and a callable ``progress(done, total)``
-is called after every step (a GUI, a log line every N items). The library never prints.
+Every library function that loops over many items takes ``progress``:
+
+* ``False`` / ``None`` (the library's default): silent;
+* ``True`` (what the CLI passes): a tqdm bar when stderr is a terminal; when it is a file or a
+  pipe, one log line (``vexscreen.progress`` logger, INFO) every ``LOG_EVERY`` seconds and at
+  the end, so a log keeps its useful lines instead of hundreds of bar updates;
+* a callable ``progress(desc, done, total)``: called after every step (a GUI, a notebook).
+
+The library never prints; :mod:`vexscreen.cli` shows the log lines on stderr.
 """
 from __future__ import annotations
 
+import logging
+import sys
+import time
 from typing import Callable, Union
 
 #: what a ``progress`` argument may be
-ProgressArg = Union[bool, Callable[[int, int], None]]
+ProgressArg = Union[bool, None, Callable[[str, int, int], None]]
+
+#: seconds between log lines when stderr is not a terminal
+LOG_EVERY = 15.0
+
+logger = logging.getLogger(__name__)
 
 
 class Progress:
-    """Counts finished items and reports them as ``progress`` asks (see the module docstring).
+    """Counts finished items of one stage (``desc``) and reports them as ``progress`` asks.
 
-    ``min_total``: no bar for loops of at most this many items (a callback is still called).
+    ``min_total``: no bar or log line for stages of at most this many items (a callback is
+    still called).
     """
 
     def __init__(self, progress: ProgressArg, total: int, desc: str = "", unit: str = "it",
                  min_total: int = 0):
-        self.total = int(total)
+        self.total, self.desc, self.unit = int(total), desc, unit
         self.done = 0
         self._callback = progress if callable(progress) else None
         self._bar = None
+        self._log = False
+        self._last = time.monotonic()
         if progress is True and self.total > min_total:
-            from tqdm import tqdm
+            if sys.stderr.isatty():
+                from tqdm import tqdm
 
-            self._bar = tqdm(total=self.total, desc=desc, unit=unit)
+                self._bar = tqdm(total=self.total, desc=desc, unit=unit, dynamic_ncols=True)
+            else:
+                self._log = True
 
     def update(self, n: int = 1) -> None:
         self.done += n
         if self._bar is not None:
             self._bar.update(n)
         if self._callback is not None:
-            self._callback(self.done, self.total)
+            self._callback(self.desc, self.done, self.total)
+        if self._log and (self.done >= self.total or time.monotonic() - self._last >= LOG_EVERY):
+            self._last = time.monotonic()
+            logger.info("%s: %d/%d %s", self.desc or "progress", self.done, self.total, self.unit)
 
     def close(self) -> None:
         if self._bar is not None:

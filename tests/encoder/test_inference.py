@@ -114,13 +114,13 @@ def test_field_encoder_encodes_its_field(tmp_path, flat_dir):
 
 
 def test_progress_is_the_caller_s(flat_dir, encoder_pt, capsys):
-    """No output unless asked; a callable receives the count of each batch."""
+    """No output unless asked; a callable receives the running count after each batch."""
     enc, _ = load_encoder(encoder_pt)
     scan = scan_images(flat_dir, progress=False)
     ds = FullSizeImages([r.path for r in scan.images], [(r.width, r.height) for r in scan.images], 48)
     counts = []
-    encode_dataset(enc, ds, batch_size=3, progress=counts.append)
-    assert counts == [3, 3, 2]
+    encode_dataset(enc, ds, batch_size=3, progress=lambda desc, done, total: counts.append((desc, done, total)))
+    assert counts == [("encode", 3, 8), ("encode", 6, 8), ("encode", 8, 8)]
     encode_dataset(enc, ds, batch_size=3)
     assert capsys.readouterr() == ("", "")
 

@@ -361,7 +361,7 @@ def test_progress_callback_and_log(tmp_path, caplog, capsys):
     calls = []
     with caplog.at_level("INFO", logger="vexscreen.phantom"):
         make_cohort(tmp_path / "ph", cohort="small", scale=0.17, seed=3, cell_types=("LY",),
-                    encoder_test_per_group=2, progress=lambda done, total: calls.append((done, total)))
+                    encoder_test_per_group=2, progress=lambda desc, done, total: calls.append((done, total)))
     n = 12 + 4 * 2  # 6 patients x 2 samples x 1 cell, 4 lymphocyte encoder-test groups x 2
     assert calls[-1] == (n, n) and [d for d, _ in calls] == sorted(d for d, _ in calls)
     assert f"phantom: {n} cells rendered" in caplog.text

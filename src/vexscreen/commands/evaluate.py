@@ -36,7 +36,6 @@ def run(args) -> int:
     from ..evaluation import evaluate, patient_aggregates
     from ..evaluation.phenotype import prepare
     from ..report import aggregate_umap_figure, format_evaluation_row
-    from .progress import TqdmProgress
 
     enc = load_encoding_input(args)
     classes = split_list(args.groups)
@@ -44,7 +43,7 @@ def run(args) -> int:
                       aggregate_size=args.aggregate_size, train_fraction=args.train_fraction,
                       seed=args.seed, threshold=args.threshold,
                       patient_level=not args.no_patient_level,
-                      progress=None if args.quiet else TqdmProgress(), n_jobs=args.jobs)
+                      progress=not args.quiet, n_jobs=args.jobs)
     args.out.mkdir(parents=True, exist_ok=True)
     write_json(args.out / "evaluation.json", result)
     print(format_evaluation_row(result))

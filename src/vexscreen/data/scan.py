@@ -274,7 +274,7 @@ def scan_images(root, *, strict: bool = False, layout: str | None = None,
     depth are listed as bad. Non-image files are bad ("not an image suffix") except
     manifests at the root (labels.csv, truth.csv, metadata.csv, SOURCE.md, README, *.json),
     which are skipped. ``strict`` raises InputError listing every bad file. ``progress``:
-    True for a bar on stderr (over PROGRESS_MIN_FILES files), or ``progress(done, total)``
+    True for a bar on stderr (over PROGRESS_MIN_FILES files), or ``progress(desc, done, total)``
     called after each decoded file (:mod:`vexscreen.progress`).
     """
     root = Path(root).expanduser()

@@ -25,7 +25,6 @@ from __future__ import annotations
 import contextlib
 import time
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch
@@ -34,6 +33,7 @@ from torchvision.transforms.v2 import functional as TF
 
 from ..data.atomic import atomic_path, file_sha256, write_csv, write_json
 from ..exceptions import InputError
+from ..progress import Progress, ProgressArg
 from .config import Geometry
 from .encoder_file import read_encoder_file
 from .names import DEFAULT_FULL_SIZE, OVERSIZE  # noqa: F401  (re-exported)
@@ -107,49 +107,31 @@ def _eval_mode(module: torch.nn.Module):
         module.train(was)
 
 
-def _progress_bar(progress, total: int, desc: str):
-    """``progress``: False/None (silent), True (a tqdm bar on stderr) or a callable taking the
-    number of images just encoded. Returns (update, close)."""
-    if callable(progress):
-        return progress, lambda: None
-    if not progress:
-        return (lambda n: None), (lambda: None)
-    from tqdm.auto import tqdm
-    bar = tqdm(total=total, desc=desc, unit="img", dynamic_ncols=True, leave=True)
-    return bar.update, bar.close
-
-
 def encode_dataset(encoder: torch.nn.Module, dataset: Dataset, out: np.ndarray | None = None, *,
-                   batch_size: int = 32, workers: int = 0, progress: bool | Callable[[int], object] = False,
+                   batch_size: int = 32, workers: int = 0, progress: ProgressArg = False,
                    device: str | torch.device = "cpu", desc: str = "encode") -> np.ndarray:
     """Encode every item of ``dataset`` into ``out`` (rows by dataset index); returns ``out``.
 
     ``out`` may be a memory-mapped array: only one batch is ever held in memory.
-    ``progress``: False (silent), True (a progress bar on stderr) or a callable, called with the
-    number of images of each batch encoded.
+    ``progress``: as :mod:`vexscreen.progress` (False, True, or ``progress(desc, done, total)``).
     """
     n = len(dataset)
     if out is None:
         out = np.empty((n, encoder.dim), dtype=np.float32)
     loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=workers,
                         persistent_workers=False, pin_memory=False)
-    update, close = _progress_bar(progress, n, desc)
-    try:
-        with _eval_mode(encoder), torch.inference_mode():
-            for x, idx in loader:
-                x = x.to(device)
-                if x.dtype == torch.uint8:
-                    x = x.float().div_(255.0)
-                y = encoder(x).float().cpu().numpy()
-                out[idx.numpy()] = y
-                update(len(idx))
-    finally:
-        close()
+    with Progress(progress, n, desc, unit="img") as bar, _eval_mode(encoder), torch.inference_mode():
+        for x, idx in loader:
+            x = x.to(device)
+            if x.dtype == torch.uint8:
+                x = x.float().div_(255.0)
+            out[idx.numpy()] = encoder(x).float().cpu().numpy()
+            bar.update(len(idx))
     return out
 
 
 def encode_scan(encoder_path, scan, out_dir, *, full_size: int | None = None, oversize: str | None = None,
-                batch_size: int = 32, workers: int = 2, progress: bool | Callable[[int], object] = False,
+                batch_size: int = 32, workers: int = 2, progress: ProgressArg = False,
                 device: str = "cpu") -> dict:
     """Encode every image of a ``ScanResult`` and write the encoding set atomically.
 

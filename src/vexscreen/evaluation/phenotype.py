@@ -3,16 +3,13 @@
 The study's protocol, every random step seeded; then leave-one-patient-out,
 one score per patient: the honest number for a cohort of a dozen patients.
 
-Progress: ``progress`` is None/False (silent), True (stages logged on this
-module's logger) or a callable ``progress(desc, done, total)``, called with
-``done = 0`` when a stage starts and after each of its tasks. The library never
-prints; the CLI passes a callback that draws progress bars.
+Progress: ``progress`` as in :mod:`vexscreen.progress` (False/None silent, True a bar
+or log lines, or a callable ``progress(desc, done, total)`` after each task).
 """
 from __future__ import annotations
 
-import logging
 import time
-from typing import Callable, Sequence, Union
+from typing import Sequence
 
 import numpy as np
 from joblib import Parallel, delayed
@@ -22,13 +19,12 @@ from sklearn.preprocessing import normalize
 from ..aggregation import BootstrapMedianAggregator
 from ..data.encodings import EncodingSet
 from ..exceptions import InputError
+from ..progress import Progress, ProgressArg
 from .classifier import PatientClassifier, platt_svc
 from .metrics import auc_permutation_p, binary_metrics, mean_ci
 from .splitters import StratifiedPatientSplit, patient_table
 
-logger = logging.getLogger(__name__)
 
-Progress = Union[bool, None, Callable[[str, int, int], None]]
 
 CLASSIFIER = ("CalibratedClassifierCV(SVC(C=1.0, kernel='rbf'), method='sigmoid', "
               "cv=StratifiedKFold(5), ensemble=False)")
@@ -58,7 +54,7 @@ def prepare(encset: EncodingSet, classes: Sequence[str]):
 def evaluate(encset: EncodingSet, classes: Sequence[str], *, iterations: int = 10,
              aggregates: int = 100, aggregate_size: int = 10, train_fraction: float = 0.5,
              seed: int = 4512, threshold: float = 0.5, patient_level: bool = True,
-             progress: Progress = None, n_jobs: int = 1) -> dict:
+             progress: ProgressArg = None, n_jobs: int = 1) -> dict:
     """Run Step 2b on ``encset`` for ``classes`` (diagnosis groups, last = positive); JSON-ready result.
 
     Per iteration ``n`` (seed ``seed + n``): a stratified half of the patients
@@ -139,22 +135,15 @@ def _one_iteration(X, y, patients, y_of, it_seed, train_p, test_p, aggregates, a
             "test_patients": list(map(str, test_p)), **m}
 
 
-def _report(progress: Progress, desc: str, done: int, total: int) -> None:
-    if callable(progress):
-        progress(desc, done, total)
-    elif progress and done == total:
-        logger.info("%s: %d/%d done", desc, done, total)
-
-
-def _parallel(tasks, n_jobs, total, desc, progress: Progress):
+def _parallel(tasks, n_jobs, total, desc, progress: ProgressArg):
     """Run independent, individually seeded tasks; results in task order whatever ``n_jobs``."""
     # threads: libsvm and numpy release the GIL, and nothing is copied to workers
     out = Parallel(n_jobs=n_jobs, prefer="threads", return_as="generator")(tasks)
-    _report(progress, desc, 0, total)
     results = []
-    for r in out:
-        results.append(r)
-        _report(progress, desc, len(results), total)
+    with Progress(progress, total, desc) as bar:
+        for r in out:
+            results.append(r)
+            bar.update()
     return results
 
 
@@ -187,7 +176,7 @@ def _pair_fold(A, y_A, owners, pos, neg):
 
 
 def leave_one_patient_out(X, y, patients, label_of: dict, *, aggregates=100, aggregate_size=10,
-                          seed=4512, threshold=0.5, progress: Progress = None, n_jobs=1) -> dict:
+                          seed=4512, threshold=0.5, progress: ProgressArg = None, n_jobs=1) -> dict:
     """Each patient scored by a model fitted on every other patient's aggregates.
 
     The aggregates are drawn once (:func:`patient_aggregates`); each fold fits
