@@ -20,6 +20,8 @@ COMMANDS = (
     "evaluate",
     "phantom",
     "demo",
+    "fit_model",
+    "screen",
 )
 
 

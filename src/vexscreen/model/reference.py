@@ -70,7 +70,7 @@ class ReferenceModel(BaseEstimator):
             X, meta, table, dropped = _blocks.join_blocks(blocks)
             X, meta, table = _select(X, meta, table, classes, ct)
             self.blocks_[ct] = [{"kind": b.kind, "dim": b.dim} for b in blocks]
-            self.encoders_[ct] = _encoder_info(blocks, ct)
+            self.encoders_[ct] = encoder_info(blocks, ct)
             self.cells_dropped_[ct] = dropped
             log.info("fitting %s: %d cells, %d patients", ct, len(X), meta["PATIENT"].nunique())
             per_type[ct] = self._fit_type(ct, X, meta)
@@ -219,8 +219,12 @@ def _select(X, meta, table, classes, ct):
     return X[keep], meta, table
 
 
-def _encoder_info(blocks, ct) -> dict | None:
-    """The encoder behind the type's encodings block, from its encode.json (None without one)."""
+def encoder_info(blocks, ct) -> dict | None:
+    """The encoder behind the type's encodings block, from its encode.json (None without one).
+
+    ``source`` is the encoder file named there, if it still exists with the recorded SHA-256
+    (None otherwise: the model can then score encodings but not encode new images).
+    """
     enc = next((b for b in blocks if b.kind == "encodings"), None)
     if enc is None:
         return None

@@ -73,8 +73,8 @@ def read_class_map(path) -> dict:
         rows = list(pairs.items())
     else:
         rows = [r for r in csv.reader(text.splitlines()) if any(c.strip() for c in r)]
-        if rows and _target(rows[0][-1]) is None:
-            rows = rows[1:]  # a header row
+        if rows and normalise_class(rows[0][-1]) in ("cell type", "celltype", "type", "target"):
+            rows = rows[1:]  # a header row (folder,cell_type)
     out = dict(DEFAULT_CLASS_MAP)
     for i, row in enumerate(rows, 1):
         if len(row) != 2 or _target(row[1]) is None:
