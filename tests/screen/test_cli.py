@@ -133,3 +133,20 @@ def test_output_path_blocked_by_a_file(cli_model, patients, tmp_path, capsys):
     lines = capsys.readouterr().out.splitlines()
     assert lines[0] == f"P-pos: error: {out / 'P-pos'}: output folder cannot be written (File exists)"
     assert lines[1].startswith("P-neg: not VEXAS-like")
+
+
+def test_help_lists_the_combiners_without_importing_them():
+    from vexscreen.commands.fit_model import COMBINER_NAMES
+    from vexscreen.model import COMBINERS
+
+    assert COMBINER_NAMES == tuple(COMBINERS)
+
+
+def test_fit_model_refuses_a_folder_that_is_not_a_model(reference, tmp_path, capsys):
+    out = tmp_path / "results"
+    out.mkdir()
+    (out / "keep.txt").write_text("mine")
+    assert main(["fit-model", "--encodings", str(reference["enc"]), "--groups", "UBA1-WT,VEXAS",
+                 "--out", str(out)]) == 2
+    assert "is not empty and is not a vexscreen model" in capsys.readouterr().err
+    assert (out / "keep.txt").read_text() == "mine"

@@ -4,12 +4,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from . import split_list
-from .options import float_in, open_fraction, positive_int, probability
+from .options import nonnegative_int, open_fraction, positive_int, probability
+
+#: vexscreen.model.combine.COMBINERS, named here so `--help` does not import scikit-learn (tested)
+COMBINER_NAMES = ("mean", "logit_mean")
 
 
 def register(sub) -> None:
-    from ..model.combine import COMBINERS
-
     p = sub.add_parser(
         "fit-model", help="fit a reference model for screening new patients (issue 12)",
         description="Per cell type, the study's classifier (bootstrapped medians of cells -> RBF SVM "
@@ -27,13 +28,13 @@ def register(sub) -> None:
                    help="fewest cells of a type for it to count for a patient (default 30; docs/screening.md)")
     p.add_argument("--aggregates", type=positive_int, default=100, help="aggregates per patient (default 100)")
     p.add_argument("--aggregate-size", type=positive_int, default=10, help="cells per aggregate (default 10)")
-    p.add_argument("--combiner", choices=tuple(COMBINERS), default="mean",
+    p.add_argument("--combiner", choices=COMBINER_NAMES, default="mean",
                    help="how per-type probabilities make one (default mean)")
     p.add_argument("--threshold", type=probability, default=0.5, help="verdict threshold (default 0.5)")
     p.add_argument("--bootstrap", type=positive_int, default=200,
                    help="bootstrap replicates for a patient's interval (default 200)")
     p.add_argument("--interval", type=open_fraction, default=0.95, help="interval level (default 0.95)")
-    p.add_argument("--seed", type=float_in(0, 2**32 - 1), default=4512, help="random seed (default 4512)")
+    p.add_argument("--seed", type=nonnegative_int, default=4512, help="random seed (default 4512)")
     p.set_defaults(func=run)
 
 
@@ -41,11 +42,13 @@ def run(args) -> int:
     from ..exceptions import InputError
     from ..model import ReferenceModel
     from ..model.blocks import load_block
+    from ..model.files import check_target
     from ..model.reference import encoder_info
 
     if args.encodings is None and args.measurements is None:
         raise InputError("give --encodings ENC_ROOT, --measurements MEAS_ROOT, or both")
     classes, cell_types = split_list(args.groups), split_list(args.cell_types)
+    check_target(args.out)  # before the work: a folder that is not a model is never overwritten
     blocks = {}
     for ct in cell_types:
         blocks[ct] = []
@@ -64,7 +67,7 @@ def run(args) -> int:
     model = ReferenceModel(classes=tuple(classes), cell_types=tuple(cell_types), n_aggregates=args.aggregates,
                            aggregate_size=args.aggregate_size, min_cells=args.min_cells,
                            combiner=args.combiner, threshold=args.threshold, n_bootstrap=args.bootstrap,
-                           interval=args.interval, random_state=int(args.seed))
+                           interval=args.interval, random_state=args.seed)
     model.fit(blocks)
     model.save(args.out)
     for line in describe(model):
@@ -83,7 +86,7 @@ def _figure(r: dict) -> str:
 def describe(model) -> list[str]:
     """Lines: each type's and the combined leave-one-patient-out figure of the reference cohort."""
     ref = model.reference_
-    lines = [f"reference cohort: " + ", ".join(f"{n} {c}" for c, n in ref["n_patients"].items())
+    lines = ["reference cohort: " + ", ".join(f"{n} {c}" for c, n in ref["n_patients"].items())
              + f" patients; positive class {ref['positive']}; leave-one-patient-out:"]
     for ct, r in ref["cell_types"].items():
         cells = sum(model.n_cells_[ct].values())

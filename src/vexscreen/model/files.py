@@ -52,7 +52,7 @@ def save_model(model, path) -> Path:
     import skops.io as sio
 
     path = Path(path)
-    _check_target(path)
+    check_target(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
     try:
@@ -78,7 +78,7 @@ def _umask() -> int:
     return mask
 
 
-def _check_target(path: Path) -> None:
+def check_target(path: Path) -> None:
     if path.exists() and not path.is_dir():
         raise InputError("exists and is not a folder; a model is a folder", path)
     if path.is_dir() and any(path.iterdir()) and not (path / MODEL_JSON).is_file():
