@@ -3,10 +3,12 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 import pytest
 
 from vexscreen.exceptions import InputError
-from vexscreen.model import combine, combined_patient_level
+from vexscreen.model import combine, combined_from_evaluations, combined_patient_level
 
 
 def test_combiners():
@@ -42,3 +44,21 @@ def test_combined_one_class_only():
     assert r["auc"] is None and r["p_value"] is None
     with pytest.raises(InputError, match="no class given"):
         combined_patient_level({"PN": {"a": 0.9}}, {}, "VEXAS")
+
+
+def test_combined_from_evaluate_results():
+    """From the shape `evaluate` returns per cell type (its patient_level block)."""
+    from vexscreen.data.synthetic import simple_structure, synthetic_encodings
+    from vexscreen.evaluation import evaluate
+
+    structure = simple_structure({"UBA1-WT": 3, "VEXAS": 3}, 1, 20)
+    results = {ct: evaluate(synthetic_encodings(structure, dim=8, signal=s, seed=i), ["UBA1-WT", "VEXAS"],
+                            iterations=2, aggregates=10, progress=False)
+               for i, (ct, s) in enumerate((("PN", 2.0), ("MO", 0.2)))}
+    r = combined_from_evaluations(results)
+    for p, score in r["scores"].items():
+        assert score == pytest.approx(np.mean([results[ct]["patient_level"]["scores"][p] for ct in results]))
+    assert r["cell_types"] == ["PN", "MO"] and r["n_positive"] == 3 and r["auc"] is not None
+    results["MO"]["positive"] = "UBA1-WT"
+    with pytest.raises(InputError, match="different positive classes"):
+        combined_from_evaluations(results)

@@ -141,10 +141,22 @@ def test_encodings_by_another_encoder_refused(model, patients, tmp_path):
     with pytest.raises(InputError, match=r"encode\.json: encodings made by another encoder"):
         model.screen(patients["pos"], out)
     info = json.loads(done.read_text())
+    side = model.encoders_["PN"]["settings"]["input_size"]
     info.update(encoder_sha256=model.encoders_["PN"]["sha256"], full_size=48)
     done.write_text(json.dumps(info))
-    with pytest.raises(InputError, match=r"other encoder settings \(full_size: 48 vs the model's 64\)"):
+    with pytest.raises(InputError, match=rf"other encoder settings \(full_size: 48 vs the model's {side}\)"):
         model.screen(patients["pos"], out)
+
+
+def test_padded_to_the_reference_side(model, reference, patients, tmp_path):
+    """Images are padded to the side the reference set was padded to, not to the patient's largest."""
+    ref = json.loads((reference["enc"] / "PN" / "encode.json").read_text())
+    model.screen(patients["neg"], tmp_path / "o")
+    mine = json.loads((tmp_path / "o" / "PN" / "encode.json").read_text())
+    largest = max(max(r.width, r.height) for r in scan_patient(patients["neg"]).images["PN"])
+    assert ref["oversize"] == "pad" and ref["input_size"] > 64
+    assert mine["input_size"] == ref["input_size"] and mine["full_size"] == ref["input_size"]
+    assert largest <= ref["input_size"]
 
 
 def test_model_without_encoder_cannot_encode(patients, tmp_path):

@@ -100,3 +100,28 @@ def combined_patient_level(type_scores: Mapping[str, Mapping[str, float]], class
         out.update(binary_metrics(y, s, threshold))
         out["p_value"] = auc_permutation_p(y, s)
     return out
+
+
+def combined_from_evaluations(results: Mapping[str, dict], *, combiner: str = "mean",
+                              threshold: float | None = None) -> dict:
+    """The combined figure from ``evaluate`` results of several cell types (same classes, last positive).
+
+    ``results``: ``{cell type: evaluate(...) result}``, each with its ``patient_level``
+    (leave-one-patient-out scores and groups). Every scored type counts for a patient
+    (``evaluate`` does not report cells per patient). For ``evaluate --cell-types PN,MO``.
+    """
+    positives = {r["positive"] for r in results.values()}
+    if len(positives) != 1:
+        raise InputError(f"the cell types were evaluated with different positive classes: {sorted(positives)}")
+    missing = [ct for ct, r in results.items() if "patient_level" not in r]
+    if missing:
+        raise InputError(f"no patient-level (leave-one-patient-out) result for {missing}")
+    classes_of = {}
+    for ct, r in results.items():
+        for p, g in r["patient_level"]["groups"].items():
+            if classes_of.setdefault(p, g) != g:
+                raise InputError(f"patient {p!r} is {classes_of[p]!r} in one cell type and {g!r} in {ct}")
+    if threshold is None:
+        threshold = next(iter(results.values()))["parameters"]["threshold"]
+    return combined_patient_level({ct: r["patient_level"]["scores"] for ct, r in results.items()}, classes_of,
+                                  positives.pop(), combiner=combiner, threshold=threshold)

@@ -92,6 +92,9 @@ class ReferenceModel(BaseEstimator):
             raise InputError(f"threshold must be in [0, 1] and interval in (0, 1); got "
                              f"{self.threshold}, {self.interval}")
         check_combiner(self.combiner)
+        if not isinstance(self.random_state, (int, np.integer)) or isinstance(self.random_state, bool):
+            raise InputError(f"random_state must be an integer seed (screening is reproducible), "
+                             f"got {self.random_state!r}")
 
     def _fit_type(self, ct: str, X: np.ndarray, meta: pd.DataFrame) -> dict:
         """Fit the type's classifier on all patients; score each patient leaving it out."""
@@ -238,7 +241,7 @@ def encoder_info(blocks, ct) -> dict | None:
     found = source if source and Path(source).is_file() and file_sha256(source) == sha else None
     return {"sha256": sha, "source": found,
             "settings": {k: prov.get(k) for k in ("backbone", "pooling", "dim", "scale", "field",
-                                                   "full_size", "oversize")}}
+                                                   "full_size", "oversize", "input_size")}}
 
 
 def _measurement_info(blocks, table, meta, classes_of, classes) -> dict | None:

@@ -81,17 +81,31 @@ def _encode(model, ct: str, scan: PatientScan, folder: Path, progress: bool, wor
                          "(it was fitted on encodings without their encoder file)",
                          getattr(model, "model_path_", None))
     images = [r.rel for r in scan.images[ct]]
-    settings = info.get("settings") or {}
-    if _resumable(folder, info, images):
+    geometry = encode_geometry(info.get("settings") or {})
+    if _resumable(folder, info, geometry, images):
         return folder
-    summary = encode_scan(info["source"], scan.scan_result(ct), folder, full_size=settings.get("full_size"),
-                          oversize=settings.get("oversize"), workers=workers, progress=progress)
+    summary = encode_scan(info["source"], scan.scan_result(ct), folder, full_size=geometry["full_size"],
+                          oversize=geometry["oversize"], workers=workers, progress=progress)
     if summary.get("encoder_sha256") != info["sha256"]:
         raise InputError("the encoder file does not have the SHA-256 the model records", info["source"])
     return folder
 
 
-def _resumable(folder: Path, info: dict, images: list[str]) -> bool:
+def encode_geometry(settings: dict) -> dict:
+    """The side and oversize policy to encode a patient's images as the reference's were.
+
+    With ``pad`` the reference images were padded to the reference set's largest side
+    (``input_size`` in its encode.json, e.g. 369 for CellaVision crops): a patient's
+    images are padded to that same side, not to their own largest, so both sets are
+    encoded at one geometry (an image larger still is padded to its own side).
+    """
+    full_size, oversize = settings.get("full_size"), settings.get("oversize")
+    if oversize == "pad" and settings.get("input_size"):
+        full_size = max(int(settings["input_size"]), int(full_size or 0))
+    return {"full_size": full_size, "oversize": oversize, "scale": settings.get("scale")}
+
+
+def _resumable(folder: Path, info: dict, geometry: dict, images: list[str]) -> bool:
     """True when ``folder`` already holds these images' encodings by this encoder and settings.
 
     Encodings there by another encoder, or at other settings, are refused (InputError):
@@ -108,9 +122,8 @@ def _resumable(folder: Path, info: dict, images: list[str]) -> bool:
         raise InputError(f"encodings made by another encoder (SHA-256 {str(prev.get('encoder_sha256'))[:12]}…), "
                          f"not the model's ({info['sha256'][:12]}…); remove this folder or choose another "
                          "--out", done)
-    want = info.get("settings") or {}
-    differ = [f"{k}: {prev.get(k)!r} vs the model's {want[k]!r}" for k in ("full_size", "oversize", "scale")
-              if want.get(k) is not None and prev.get(k) != want[k]]
+    differ = [f"{k}: {prev.get(k)!r} vs the model's {v!r}" for k, v in geometry.items()
+              if v is not None and prev.get(k) != v]
     if differ:
         raise InputError("encodings made with other encoder settings (" + "; ".join(differ) + "); remove "
                          "this folder or choose another --out", done)
