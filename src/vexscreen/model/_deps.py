@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from .. import __version__ as VEXSCREEN_VERSION  # noqa: F401
 from ..aggregation import BootstrapMedianAggregator  # noqa: F401
-from ..data import file_sha256, load_encodings, write_csv, write_json  # noqa: F401
+from ..data import file_sha256, load_encodings  # noqa: F401
 from ..data.atomic import atomic_path  # noqa: F401
 from ..data.scan import IMAGE_SUFFIXES, BadFile, ImageRecord, ScanResult  # noqa: F401
 from ..evaluation.classifier import platt_svc  # noqa: F401
@@ -34,13 +34,6 @@ def encode_scan(encoder_path, scan, out_dir, **kwargs) -> dict:
     from ..encoder.inference import encode_scan as _encode_scan
 
     return _encode_scan(encoder_path, scan, out_dir, **kwargs)
-
-
-def read_encoder_file(path) -> dict:
-    """``vexscreen.encoder.inference.read_encoder_file``: validate an encoder file (plain dict)."""
-    from ..encoder.inference import read_encoder_file as _read
-
-    return _read(path)
 
 
 def default_measure_fn():
