@@ -86,16 +86,19 @@ def _renderer():
 
 
 def write_patient(result, folder: Path) -> Path:
-    """report.html via the report renderer when installed, else report.json + cells.csv; returns the main file."""
-    renderer = _renderer()
-    if renderer is not None:
-        renderer.render_patient_report(result.to_dict(), folder, Path(result.image_root))
-        return folder / "report.html"
+    """report.json + cells.csv (atomic), and report.html when the report renderer is installed.
+
+    Returns the file to open: report.html if rendered, else report.json.
+    """
     from ..data import write_csv, write_json
 
     write_json(folder / "report.json", result.to_dict())
     write_csv(folder / "cells.csv", result.cells_frame())
-    return folder / "report.json"
+    renderer = _renderer()
+    if renderer is None:
+        return folder / "report.json"
+    renderer.render_patient_report(result.to_dict(), folder, Path(result.image_root))
+    return folder / "report.html"
 
 
 def summary_row(name: str, result, *, report: Path | None = None, error: str = "") -> dict:
