@@ -150,3 +150,23 @@ def test_fit_model_refuses_a_folder_that_is_not_a_model(reference, tmp_path, cap
                  "--out", str(out)]) == 2
     assert "is not empty and is not a vexscreen model" in capsys.readouterr().err
     assert (out / "keep.txt").read_text() == "mine"
+
+
+def test_renderer_called_when_installed(cli_model, patients, tmp_path, monkeypatch, capsys):
+    """With vexscreen.report.screening present, screen hands it the report dict, folder and image root."""
+    from types import SimpleNamespace
+
+    from vexscreen.commands import screen as screen_cmd
+
+    calls = []
+    fake = SimpleNamespace(
+        render_patient_report=lambda result, out, root: (calls.append(("patient", result["patient"], out, root)),
+                                                         (out / "report.html").write_text("<html>")),
+        render_index=lambda results, out: calls.append(("index", [r["patient"] for r in results], out)))
+    monkeypatch.setattr(screen_cmd, "_renderer", lambda: fake)
+    out = tmp_path / "out"
+    assert main(["screen", "--model", str(cli_model), str(patients["pos"]), "--out", str(out), "--quiet"]) == 0
+    assert calls == [("patient", "P-pos", out / "P-pos", patients["pos"].resolve()),
+                     ("index", ["P-pos"], out / "index.html")]
+    assert (out / "P-pos" / "report.json").is_file() and (out / "P-pos" / "cells.csv").is_file()
+    assert capsys.readouterr().out.splitlines()[0].endswith(f"-> {out / 'P-pos' / 'report.html'}")
