@@ -24,6 +24,8 @@ COMMANDS = (
     "evaluate",
     "phantom",
     "demo",
+    "fit_model",
+    "screen",
 )
 
 

@@ -1,0 +1,142 @@
+"""Blocks of per-cell features: encodings and/or measurements, matched cell by cell on IMAGE.
+
+A model rests on one or two blocks per cell type: the encodings ``encode`` writes
+(``ENC_ROOT/PN``) and the measurements ``measure`` writes (``MEAS_ROOT/PN``: a
+standardised, NaN-free encoding set plus ``measurements.csv`` in physical units).
+Each block is L2-normalised on its own (as the study normalises encodings,
+METHOD.md Step 2b) and the blocks are concatenated, so each weighs the same in
+the RBF kernel's distances whatever its dimension.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sklearn.preprocessing import normalize
+
+from ._deps import InputError, load_encodings
+
+KINDS = ("encodings", "measurements")
+#: the provenance file each producer writes beside its encoding set
+PROVENANCE = {"encodings": "encode.json", "measurements": "measure.json"}
+MEASUREMENTS_TABLE = "measurements.csv"
+#: metadata columns, never measurements
+META_COLUMNS = ("PATIENT", "SAMPLE", "GROUP", "CELL_TYPE", "IMAGE")
+#: provenance keys that describe one run rather than the settings (ignored when comparing settings)
+VOLATILE_PROVENANCE = frozenset({"seconds", "images", "images_per_second", "files", "encoder", "root",
+                                 "out", "timing", "n_images", "source", "created", "vexscreen_version"})
+
+
+def provenance_settings(provenance: dict) -> dict:
+    """The settings a producer recorded: its ``settings`` entry, else every non-volatile key."""
+    if isinstance(provenance.get("settings"), dict):
+        return provenance["settings"]
+    return {k: v for k, v in provenance.items() if k not in VOLATILE_PROVENANCE}
+
+
+@dataclass
+class Block:
+    """One block: an encoding set (``X``, ``meta``), what made it, and raw measurements if any."""
+
+    kind: str
+    X: np.ndarray
+    meta: pd.DataFrame
+    folder: Path | None = None
+    provenance: dict = field(default_factory=dict)
+    table: pd.DataFrame | None = None   # measurements.csv rows, in ``meta`` order
+
+    @property
+    def dim(self) -> int:
+        return int(self.X.shape[1])
+
+
+def load_block(folder, kind: str) -> Block:
+    """Read one block from ``folder`` (encoding set + its provenance JSON + measurements.csv)."""
+    if kind not in KINDS:
+        raise InputError(f"unknown block kind {kind!r}; choose one of {', '.join(KINDS)}")
+    folder = Path(folder)
+    encset = load_encodings(folder)
+    prov_path = folder / PROVENANCE[kind]
+    provenance = {}
+    if prov_path.is_file():
+        try:
+            provenance = json.loads(prov_path.read_text())
+        except (OSError, ValueError) as exc:
+            raise InputError(f"cannot read as JSON ({exc})", prov_path) from None
+    table = _read_table(folder / MEASUREMENTS_TABLE, encset.meta) if kind == "measurements" else None
+    return Block(kind, np.asarray(encset.X, dtype=np.float32), encset.meta, folder, provenance, table)
+
+
+def _read_table(path: Path, meta: pd.DataFrame) -> pd.DataFrame | None:
+    """measurements.csv aligned to ``meta`` by IMAGE (same order), or None when absent."""
+    if not path.is_file():
+        return None
+    try:
+        table = pd.read_csv(path)
+    except Exception as exc:  # noqa: BLE001 - any parse failure is bad input
+        raise InputError(f"cannot read as CSV ({exc})", path) from None
+    if "IMAGE" not in table.columns or "IMAGE" not in meta.columns:
+        if len(table) != len(meta):
+            raise InputError(f"{len(table)} rows but the encoding set has {len(meta)}, and no IMAGE "
+                             "column to match them", path)
+        return table.reset_index(drop=True)
+    row = _unique_index(table["IMAGE"].astype(str), path)
+    missing = [im for im in meta["IMAGE"].astype(str) if im not in row]
+    if missing:
+        raise InputError(f"{len(missing)} image(s) of the encoding set have no row, e.g. {missing[0]}", path)
+    return table.iloc[[row[im] for im in meta["IMAGE"].astype(str)]].reset_index(drop=True)
+
+
+def _unique_index(images: pd.Series, where) -> dict:
+    dup = images[images.duplicated()]
+    if len(dup):
+        raise InputError(f"image {dup.iloc[0]!r} appears {int((images == dup.iloc[0]).sum())} times; "
+                         "rows are matched by IMAGE, which must be unique", where)
+    return {im: i for i, im in enumerate(images)}
+
+
+def join_blocks(blocks: list[Block]) -> tuple[np.ndarray, pd.DataFrame, pd.DataFrame | None, int]:
+    """(X, meta, measurements table, cells dropped): blocks matched by IMAGE, each L2-normalised.
+
+    Rows follow the first block; a cell missing from another block is dropped (counted).
+    PATIENT and GROUP, where two blocks both have them, must agree cell by cell.
+    """
+    if not blocks:
+        raise InputError("no feature block: give encodings, measurements, or both")
+    first = blocks[0]
+    if len(blocks) == 1:
+        return _l2(first.X), first.meta.reset_index(drop=True), first.table, 0
+    images = first.meta["IMAGE"].astype(str) if "IMAGE" in first.meta.columns else None
+    for b in blocks:
+        if "IMAGE" not in b.meta.columns or images is None:
+            raise InputError("several blocks are matched by image, but this metadata has no IMAGE column",
+                             b.folder)
+    index = [_unique_index(b.meta["IMAGE"].astype(str), b.folder) for b in blocks]
+    keep = np.array([all(im in ix for ix in index[1:]) for im in images], dtype=bool)
+    kept = images[keep]
+    rows = [np.array([ix[im] for im in kept], dtype=int) for ix in index]
+    for b, r in zip(blocks[1:], rows[1:]):
+        _check_agree(first, b, rows[0], r)
+    X = np.concatenate([_l2(b.X[r]) for b, r in zip(blocks, rows)], axis=1)
+    table = next((b.table.iloc[r].reset_index(drop=True) for b, r in zip(blocks, rows)
+                  if b.table is not None), None)
+    return X, first.meta.iloc[rows[0]].reset_index(drop=True), table, int((~keep).sum())
+
+
+def _check_agree(a: Block, b: Block, ra: np.ndarray, rb: np.ndarray) -> None:
+    for col in ("PATIENT", "GROUP"):
+        if col in a.meta.columns and col in b.meta.columns:
+            va = a.meta[col].to_numpy()[ra].astype(str)
+            vb = b.meta[col].to_numpy()[rb].astype(str)
+            bad = np.nonzero(va != vb)[0]
+            if len(bad):
+                im = a.meta["IMAGE"].to_numpy()[ra][bad[0]]
+                raise InputError(f"image {im}: {col} is {va[bad[0]]!r} in {a.folder} but {vb[bad[0]]!r} here "
+                                 f"({len(bad)} cell(s) disagree)", b.folder)
+
+
+def _l2(X: np.ndarray) -> np.ndarray:
+    return normalize(np.asarray(X, dtype=np.float32), norm="l2", axis=1)

@@ -1,0 +1,118 @@
+"""From per-type scores to the ScreeningResult: combined probability, verdict, cells, gallery.
+
+Gallery: the ``GALLERY_TOP`` (24) cells with the highest solitary scores, most
+positive-like first, and the ``GALLERY_BOTTOM`` (12) with the lowest, least first;
+drawn from the cells of assessable types (the cells the verdict rests on; all
+cells when no type is assessable), disjoint, ties broken by cell order.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from ..model._deps import CELL_TYPE_NAMES, VEXSCREEN_VERSION
+from ..model.combine import combine, combine_rows
+from ..model.measures import VACUOLATED, cell_values, patient_values
+from .result import CellTypeResult, ScreeningResult, statement_of, type_note, verdict_of
+
+GALLERY_TOP = 24
+GALLERY_BOTTOM = 12
+
+
+def build_result(model, scan, per_type: dict, work: Path | None) -> ScreeningResult:
+    """Assemble the result of :func:`vexscreen.screen.screen_patient` from each type's scores."""
+    min_cells = int(model.min_cells)
+    level = float(model.interval)
+    cell_types, assessable = {}, {}
+    for ct, r in per_type.items():
+        ok = r["p"] is not None
+        assessable[ct] = ok
+        cell_types[ct] = CellTypeResult(int(r["n"]), r["p"], _interval(r["reps"], level) if ok else None,
+                                        ok, type_note(int(r["n"]), ct, min_cells))
+    used = [ct for ct in per_type if assessable[ct]]
+    probability = combine([per_type[ct]["p"] for ct in used], model.combiner)
+    interval = None
+    if used:
+        reps = np.column_stack([per_type[ct]["reps"] for ct in used])
+        interval = _interval(combine_rows(reps, model.combiner), level)
+    positive = model.classes[-1]
+    verdict = verdict_of(probability, float(model.threshold), positive)
+    counts = {ct: int(r["n"]) for ct, r in per_type.items()}
+    cells = _cells(per_type)
+    return ScreeningResult(
+        patient=scan.name, probability=probability, interval=interval, verdict=verdict,
+        statement=statement_of(verdict, probability, interval, counts, assessable, min_cells),
+        cell_types=cell_types, reference=reference_summary(model), measurements=_measurements(model, per_type),
+        cells=cells, gallery=gallery(cells, used), ignored=_ignored(scan, per_type),
+        model=model_summary(model), vexscreen_version=VEXSCREEN_VERSION, image_root=str(scan.root),
+        encodings={ct: str(work / ct) for ct in per_type} if work is not None else {})
+
+
+def _interval(reps: np.ndarray, level: float) -> list[float]:
+    """Percentile interval of the bootstrap replicates at ``level`` (e.g. 0.95: 2.5th-97.5th)."""
+    a = (1.0 - level) / 2.0
+    lo, hi = np.quantile(reps, [a, 1.0 - a])
+    return [float(lo), float(hi)]
+
+
+def _cells(per_type: dict) -> list[dict]:
+    cells = []
+    for ct, r in per_type.items():
+        for i, (image, score) in enumerate(zip(r["images"], r["scores"])):
+            cells.append({"image": image, "cell_type": ct, "score": float(score),
+                          **cell_values(r["table"], i)})
+    return cells
+
+
+def gallery(cells: list[dict], types: list[str], top: int = GALLERY_TOP, bottom: int = GALLERY_BOTTOM) -> dict:
+    """Indices into ``cells``: the ``top`` highest scores (descending), then the ``bottom`` lowest."""
+    pool = [i for i, c in enumerate(cells) if not types or c["cell_type"] in types]
+    high = sorted(pool, key=lambda i: (-cells[i]["score"], i))[:top]
+    rest = [i for i in pool if i not in set(high)]
+    low = sorted(rest, key=lambda i: (cells[i]["score"], i))[:bottom]
+    return {"top": high, "bottom": low}
+
+
+def _measurements(model, per_type: dict) -> list[dict]:
+    """The patient's measurements beside each reference class's [lowest, highest] patient value."""
+    out = []
+    for ct, r in per_type.items():
+        ref = (model.measurements_.get(ct) or {}).get("reference") or {}
+        if not ref:
+            continue
+        mine = patient_values(r["table"]) if r["table"] is not None and len(r["table"]) else {}
+        noun = CELL_TYPE_NAMES.get(ct, ct)
+        for name, entry in ref.items():
+            label = f"vacuolated {noun}" if name == VACUOLATED else f"{noun}: {name}"
+            out.append({"name": label, "unit": entry["unit"], "patient": mine.get(name),
+                        "reference": entry["reference"]})
+    return out
+
+
+def _ignored(scan, per_type: dict) -> dict:
+    bad = []
+    for b in scan.bad:
+        try:
+            path = Path(b.path).relative_to(scan.root).as_posix()
+        except ValueError:
+            path = str(b.path)
+        bad.append({"path": path, "reason": b.reason})
+    return {"classes": scan.ignored(used=tuple(per_type)), "bad_files": bad}
+
+
+def reference_summary(model) -> dict:
+    """The reference cohort as the report shows it: classes, patients' scores, patient-level figures."""
+    ref = model.reference_
+    pl = ref["patient_level"]
+    keep = ("method", "combiner", "auc", "p_value", "sensitivity", "specificity", "n_positive", "n_negative")
+    level = {k: pl.get(k) for k in keep}
+    level["cell_types"] = {ct: {"auc": r.get("auc"), "p_value": r.get("p_value")}
+                           for ct, r in ref["cell_types"].items()}
+    return {"classes": list(ref["classes"]), "scores": ref["scores"], "patient_level": level}
+
+
+def model_summary(model) -> dict:
+    return {"path": getattr(model, "model_path_", None), "sha256": getattr(model, "model_sha256_", None),
+            "classes": list(model.classes), "positive": model.classes[-1], "uses": model.uses,
+            "min_cells": int(model.min_cells), "vexscreen_version": model.vexscreen_version_}

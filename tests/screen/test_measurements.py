@@ -1,0 +1,93 @@
+"""Models on measurements (alone, or with encodings matched by image), with a stand-in measuring step."""
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+import pytest
+
+from vexscreen.exceptions import InputError
+from vexscreen.model import ReferenceModel
+
+SMALL = dict(n_aggregates=20, min_cells=8, n_bootstrap=16)
+
+
+@pytest.fixture(scope="module")
+def both_model(reference, tmp_path_factory):
+    model = ReferenceModel(cell_types=("PN", "MO"), **SMALL)
+    model.fit({ct: {"encodings": reference["enc"] / ct, "measurements": reference["meas"] / ct}
+               for ct in ("PN", "MO")})
+    return ReferenceModel.load(model.save(tmp_path_factory.mktemp("both") / "model"))
+
+
+def test_blocks_joined_and_recorded(both_model, reference):
+    assert both_model.uses == ["encodings", "measurements"]
+    assert [b["kind"] for b in both_model.blocks_["PN"]] == ["encodings", "measurements"]
+    assert both_model.blocks_["PN"][1]["dim"] == 3
+    meas = both_model.measurements_["PN"]
+    assert meas["settings"] == {"pixel_um": 0.1, "white": 240}
+    ranges = meas["reference"]["vacuolated cells"]
+    assert ranges["unit"] == "%"
+    assert ranges["reference"]["VEXAS"][0] > ranges["reference"]["UBA1-WT"][1]  # planted: VEXAS vacuolated
+
+
+def test_screen_with_both_blocks(both_model, patients, stand_in_measure, tmp_path):
+    pos = both_model.screen(patients["pos"], tmp_path / "pos", measure_fn=stand_in_measure)
+    neg = both_model.screen(patients["neg"], tmp_path / "neg", measure_fn=stand_in_measure)
+    assert pos.probability > neg.probability
+    assert (tmp_path / "pos" / "PN" / "measurements" / "measurements.csv").is_file()
+    d = pos.to_dict()
+    names = [m["name"] for m in d["measurements"]]
+    assert "vacuolated neutrophils" in names and "vacuolated monocytes" in names
+    vac = d["measurements"][names.index("vacuolated neutrophils")]
+    assert vac["unit"] == "%" and set(vac["reference"]) == {"UBA1-WT", "VEXAS"}
+    counts = [c["vacuole_count"] for c in d["cells"] if c["cell_type"] == "PN"]
+    assert vac["patient"] == pytest.approx(100 * np.mean(np.array(counts) > 0))
+    assert all(c["quality"] == "ok" and c["nucleus_lobes"] == 1 for c in d["cells"])
+    again = both_model.screen(patients["pos"], tmp_path / "pos", measure_fn=stand_in_measure)
+    assert again.to_dict() == d
+
+
+def test_measurements_only(reference, patients, stand_in_measure, tmp_path):
+    model = ReferenceModel(cell_types=("PN",), **SMALL).fit({"PN": {"measurements": reference["meas"] / "PN"}})
+    assert model.uses == ["measurements"] and model.encoders_["PN"] is None
+    model = ReferenceModel.load(model.save(tmp_path / "m"))
+    assert not any(p.suffix == ".pt" for p in (tmp_path / "m").iterdir())
+    pos = model.screen(patients["pos"], tmp_path / "pos", measure_fn=stand_in_measure)
+    neg = model.screen(patients["neg"], tmp_path / "neg", measure_fn=stand_in_measure)
+    assert pos.probability > neg.probability
+    assert not (tmp_path / "pos" / "PN" / "encodings.npy").exists()  # nothing encoded
+
+
+def test_measurement_settings_must_match(both_model, patients, stand_in_measure, tmp_path):
+    other = functools.partial(stand_in_measure, pixel_um=0.2)
+    with pytest.raises(InputError, match=r"measure.*settings differ from the model's.*pixel_um is 0\.2, "
+                                         r"the model's 0\.1"):
+        both_model.screen(patients["pos"], tmp_path / "o", measure_fn=other)
+
+
+def test_no_measuring_function(both_model, patients, tmp_path, monkeypatch):
+    monkeypatch.setattr("vexscreen.screen.screening.default_measure_fn", lambda: None)
+    with pytest.raises(InputError, match="uses measurements, but no measuring function"):
+        both_model.screen(patients["pos"], tmp_path / "o")
+
+
+def test_blocks_matched_by_image(reference):
+    """Rows of the measurement block in another order are matched by IMAGE, not by position."""
+    from vexscreen.model.blocks import Block, join_blocks, load_block
+
+    enc = load_block(reference["enc"] / "PN", "encodings")
+    meas = load_block(reference["meas"] / "PN", "measurements")
+    order = np.random.default_rng(0).permutation(len(meas.X))
+    shuffled = Block("measurements", meas.X[order], meas.meta.iloc[order].reset_index(drop=True),
+                     meas.folder, meas.provenance, meas.table.iloc[order].reset_index(drop=True))
+    X1, meta1, table1, dropped1 = join_blocks([enc, meas])
+    X2, meta2, table2, dropped2 = join_blocks([enc, shuffled])
+    assert dropped1 == dropped2 == 0
+    np.testing.assert_array_equal(X1, X2)
+    assert table2["IMAGE"].tolist() == meta2["IMAGE"].tolist() == enc.meta["IMAGE"].tolist()
+    np.testing.assert_allclose(np.linalg.norm(X1[:, :enc.dim], axis=1), 1, rtol=1e-5)
+    np.testing.assert_allclose(np.linalg.norm(X1[:, enc.dim:], axis=1), 1, rtol=1e-5)
+    part = Block("measurements", meas.X[:-5], meas.meta.iloc[:-5], meas.folder, meas.provenance)
+    X3, meta3, _, dropped3 = join_blocks([enc, part])
+    assert dropped3 == 5 and len(X3) == len(enc.X) - 5
