@@ -38,7 +38,7 @@ def test_schema(model, patients, tmp_path):
     assert sum(map(len, ref["scores"].values())) == 6
     assert {"auc", "p_value"} <= set(ref["patient_level"])
     assert d["model"]["positive"] == "VEXAS" and d["model"]["uses"] == ["encodings"]
-    assert d["model"]["min_cells"] == 8 and len(d["model"]["sha256"]) == 64
+    assert d["model"]["min_cells"] == {"PN": 8, "MO": 8} and len(d["model"]["sha256"]) == 64
     assert d["measurements"] == []
     json.dumps(d, allow_nan=False)  # JSON-ready, no NaN
 

@@ -76,9 +76,14 @@ class EncodingSet:
     def select_classes(self, classes: Sequence[str]) -> "EncodingSet":
         """Cells of ``classes`` only, in their original order."""
         classes = self.check_classes(classes)
-        keep = self.meta["GROUP"].isin(classes).to_numpy()
-        return EncodingSet(self.X[keep], self.meta[keep], self.source, self.required)
+        return self.subset(self.meta["GROUP"].isin(classes).to_numpy())
 
+    def subset(self, mask) -> "EncodingSet":
+        """The cells where ``mask`` (boolean, one per cell) is true, in their original order."""
+        mask = np.asarray(mask, dtype=bool)
+        if mask.shape != (len(self),):
+            raise InputError(f"a mask of {mask.shape} for {len(self)} cells", self.source or None)
+        return EncodingSet(self.X[mask], self.meta[mask], self.source, self.required)
 
 
 def _read_matrix(path: Path, mmap: bool = False) -> np.ndarray:

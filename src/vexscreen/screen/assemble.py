@@ -115,4 +115,4 @@ def reference_summary(model) -> dict:
 def model_summary(model) -> dict:
     return {"path": getattr(model, "model_path_", None), "sha256": getattr(model, "model_sha256_", None),
             "classes": list(model.classes), "positive": model.classes[-1], "uses": model.uses,
-            "min_cells": int(model.min_cells), "vexscreen_version": model.vexscreen_version_}
+            "min_cells": {ct: int(model.min_cells) for ct in model.cell_types}, "vexscreen_version": model.vexscreen_version_}
