@@ -62,7 +62,9 @@ def demo_train_config(max_images: int = 600, epochs: int = 4, backbone: str = "r
 
 def published_consistency(out: Path, plots: bool = True, on_step=_silent) -> dict:
     """Step 2a on the study's published encoder-test encodings: the study's tables, exactly.
-    ``{cell type: (order, M)}``; each also written to ``out/<CT>.json|csv`` (and its UMAP)."""
+    ``{cell type: (order, M)}``; each also written to ``out/<CT>.json|csv`` with its 95% CI
+    per pair (``out/<CT>_ci.csv``; a seeded bootstrap over cells) and its UMAP."""
+    from .evaluation import consistency_ci
     from .pipeline import encoder_test_consistency
     from .report import consistency_umap_figure, write_consistency
 
@@ -70,9 +72,10 @@ def published_consistency(out: Path, plots: bool = True, on_step=_silent) -> dic
     for ct in CELL_TYPES:
         enc = published_encoder_test(ct)
         order, M = tables[ct] = encoder_test_consistency(enc, ct)
-        write_consistency(out, order, M, name=ct)
+        low, high = consistency_ci(enc.X, enc.labels, order)
+        write_consistency(out, order, M, name=ct, low=low, high=high)
         on_step("published_table", {"cell_type": ct, "cells": len(enc), "dims": enc.X.shape[1],
-                                    "order": order, "auc": M})
+                                    "order": order, "auc": M, "low": low, "high": high})
         if plots:
             consistency_umap_figure(enc.X, enc.labels, order, out / f"{ct}_umap.png",
                                     title=f"Published {CELL_TYPE_NAMES[ct]} encoder-test encodings")
