@@ -16,6 +16,7 @@ COMMANDS = (
     "scan",
     "train_encoder",
     "encode",
+    "measure",
     "consistency",
     "evaluate",
     "phantom",

@@ -1,0 +1,121 @@
+"""Cytoplasmic vacuoles: pale, round, sharply outlined holes inside the cytoplasm mask.
+
+VEXAS vacuoles are punched-out holes in the cytoplasm, nearly as pale as the
+glass around the cell. The detector looks for exactly that, in the green
+channel (the one the pink/purple stains absorb most), in grey levels 0-255:
+
+1. **where**: the cytoplasm only, ``EDGE_MARGIN_UM`` inside the cell outline
+   (pale notches at the edge are not holes) and ``NUCLEUS_MARGIN_UM`` away from
+   the nucleus closed over its folds (pale spots in the nucleus and between
+   lobes are not vacuoles). Red cells are already cut off the cell mask.
+2. **candidates**: connected regions of pixels at most ``EXTENT_BELOW_GLASS``
+   grey levels darker than the glass, holding at least one pixel at most
+   ``CORE_BELOW_GLASS`` darker (hysteresis), clipped to the search region.
+3. **tests** on each candidate (:class:`VacuoleParams`, all in um and grey levels):
+   equivalent diameter in [``min_diameter_um``, ``max_diameter_um``]; round
+   (solidity >= ``min_solidity``, axis ratio <= ``max_elongation``); a rim:
+   the 1-px ring around it lies in the cytoplasm for >= ``min_rim_cytoplasm``
+   of its length and is >= ``min_rim_contrast`` grey levels darker than the
+   hole's core (pale gaps between granules are small and low in contrast).
+
+Each vacuole reports its centre, area and equivalent diameter (um).
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+from scipy import ndimage as ndi
+from skimage.filters import apply_hysteresis_threshold
+from skimage.measure import label, regionprops
+
+from . import binary as B
+
+
+@dataclass(frozen=True)
+class VacuoleParams:
+    """The detector's operating point: size (um) and contrast (grey levels) limits."""
+
+    core_below_glass: float = 14.0    # the hole's palest pixel is within this many grey levels of the glass
+    extent_below_glass: float = 30.0  # the hole extends over pixels within this many levels of the glass
+    min_rim_contrast: float = 25.0    # core minus surrounding ring, grey levels
+    min_diameter_um: float = 0.35
+    max_diameter_um: float = 3.5
+    min_solidity: float = 0.8
+    max_elongation: float = 2.0
+    min_rim_cytoplasm: float = 0.8
+    edge_margin_um: float = 0.4
+    nucleus_margin_um: float = 0.3
+    nucleus_fold_um: float = 1.0      # the nucleus is closed over folds this wide before the margin
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+DEFAULT_PARAMS = VacuoleParams()
+
+
+@dataclass(frozen=True)
+class Vacuole:
+    y: float
+    x: float
+    area_um2: float
+    diameter_um: float
+    contrast: float       # core minus ring, grey levels
+    below_glass: float    # glass minus the core's palest level, grey levels
+
+
+def search_region(cell: np.ndarray, nucleus: np.ndarray, pixel_size: float,
+                  params: VacuoleParams = DEFAULT_PARAMS) -> np.ndarray:
+    """Cytoplasm pixels where a vacuole may lie: away from the cell edge and the (closed) nucleus."""
+    edge = params.edge_margin_um / pixel_size
+    inner = B.erode(cell, edge)
+    closed = ndi.binary_fill_holes(B.closing(nucleus, params.nucleus_fold_um / pixel_size))
+    return inner & ~B.dilate(closed, params.nucleus_margin_um / pixel_size)
+
+
+def candidates(green: np.ndarray, glass: float, cell: np.ndarray, nucleus: np.ndarray, pixel_size: float,
+               params: VacuoleParams = DEFAULT_PARAMS) -> list[dict]:
+    """Every pale spot of the search region with the features the tests use (one dict each)."""
+    region = search_region(cell, nucleus, pixel_size, params)
+    if not region.any():
+        return []
+    g = np.where(region, green, 0.0)
+    pale = apply_hysteresis_threshold(g, glass - params.extent_below_glass, glass - params.core_below_glass)
+    lab = label(pale & region)
+    cyto = cell & ~nucleus
+    out = []
+    for r in regionprops(lab, intensity_image=green):
+        sl = tuple(slice(max(0, s.start - 2), s.stop + 2) for s in r.slice)
+        m = lab[sl] == r.label
+        ring = ndi.binary_dilation(m) & ~m
+        core = green[sl][m]
+        ring_vals = green[sl][ring]
+        out.append(dict(
+            y=float(r.centroid[0]), x=float(r.centroid[1]),
+            area_um2=float(r.area) * pixel_size ** 2,
+            diameter_um=float(r.equivalent_diameter_area) * pixel_size,
+            solidity=float(r.solidity),
+            elongation=float(r.axis_major_length / max(r.axis_minor_length, 1.0)),
+            contrast=float(np.percentile(core, 90) - ring_vals.mean()) if ring_vals.size else 0.0,
+            below_glass=float(glass - core.max()),
+            rim_cytoplasm=float(cyto[sl][ring].mean()) if ring.any() else 0.0,
+        ))
+    return out
+
+
+def passes(c: dict, params: VacuoleParams = DEFAULT_PARAMS) -> bool:
+    """Whether one candidate passes every test of the operating point."""
+    return (params.min_diameter_um <= c["diameter_um"] <= params.max_diameter_um
+            and c["solidity"] >= params.min_solidity and c["elongation"] <= params.max_elongation
+            and c["rim_cytoplasm"] >= params.min_rim_cytoplasm and c["contrast"] >= params.min_rim_contrast
+            and c["below_glass"] <= params.core_below_glass)
+
+
+def detect_vacuoles(image: np.ndarray, cell: np.ndarray, nucleus: np.ndarray, glass_rgb, pixel_size: float,
+                    params: VacuoleParams = DEFAULT_PARAMS) -> list[Vacuole]:
+    """The vacuoles of one segmented cell (``image`` RGB uint8; masks from :func:`segment_cell`)."""
+    green = ndi.gaussian_filter(np.asarray(image)[..., 1].astype(np.float32), 0.7)
+    found = candidates(green, float(glass_rgb[1]), cell, nucleus, pixel_size, params)
+    return [Vacuole(c["y"], c["x"], c["area_um2"], c["diameter_um"], c["contrast"], c["below_glass"])
+            for c in found if passes(c, params)]
