@@ -57,8 +57,12 @@ RBC_MIN_RADIUS_UM = 2.6      # distance-transform peaks at least this deep seed 
 RBC_CLEAR_UM = 1.5           # ... when at least this far from the nucleus
 OPEN_UM = 0.8                # opening radius that cuts thin attached fragments off the cell
 CLIP_MARGIN_UM = 0.4         # slack outside the circle fitted to the glass-facing outline
+CIRCLE_RMS_UM = 0.3          # that outline is a circle if it deviates from it by at most this (RMS)
+CLIP_MIN_FRACTION = 0.03     # ... and the cell is cut to it if more than this fraction pokes out
+GLASS_MIN_FRACTION = 0.25    # the fit needs at least this fraction of the outline facing glass
 CELL_AREA_UM2 = (15.0, 400.0)  # plausible leukocyte areas (a lymphocyte ~40, a monocyte up to ~300)
 MIN_SOLIDITY = 0.85          # below: a red cell or debris merged into the cell
+CLIP_SOLIDITY = 0.93         # below: try cutting the cell to the circle of its glass-facing outline
 NUCLEUS_HOLE_UM2 = 1.5       # pale chromatin holes up to this area belong to the nucleus
 COARSE = 2                   # the cell is segmented at 1/COARSE resolution
 BORDER_TOUCH_PX = 3          # cell pixels on the frame edge tolerated before ``cut_at_border``
@@ -93,7 +97,7 @@ def _px2(um2: float, pixel_size: float) -> float:
 def _nucleus_parts(purple: np.ndarray, od_g: np.ndarray, pixel_size: float) -> np.ndarray:
     raw = (purple > NUCLEUS_PURPLE) & (od_g > NUCLEUS_PURPLE)
     raw = ndi.binary_opening(raw, structure=disk(1))
-    return remove_small_objects(label(raw), max_size=int(_px2(MIN_NUCLEUS_PART_UM2, pixel_size)))
+    return label(remove_small_objects(raw, max_size=int(_px2(MIN_NUCLEUS_PART_UM2, pixel_size))))
 
 
 def _central_nucleus(parts: np.ndarray, pixel_size: float) -> tuple[np.ndarray | None, str]:
@@ -125,10 +129,9 @@ def _central_nucleus(parts: np.ndarray, pixel_size: float) -> tuple[np.ndarray |
 
 def _foreground(od_g: np.ndarray, pixel_size: float) -> np.ndarray:
     fg = od_g > FG_OD
-    fg = ndi.binary_opening(fg, structure=disk(2))
-    holes = ndi.binary_fill_holes(fg) & ~fg
+    holes = ndi.binary_fill_holes(fg) & ~fg  # filled before the opening, which would break a thin rim
     small = remove_small_objects(holes, max_size=int(_px2(HOLE_UM2, pixel_size)))
-    return fg | (holes & ~small)
+    return ndi.binary_opening(fg | (holes & ~small), structure=disk(2))
 
 
 def _rbc_markers(dist, fg, nucleus, pixel_size) -> np.ndarray:
@@ -152,41 +155,49 @@ def _keep_with(mask: np.ndarray, seed: np.ndarray) -> np.ndarray:
     return np.isin(lab, keep[keep > 0])
 
 
-def _clip_to_circle(cell: np.ndarray, fg: np.ndarray, pixel_size: float) -> np.ndarray:
+def _clip_to_circle(cell: np.ndarray, fg: np.ndarray, pixel_size: float, force: bool) -> np.ndarray:
     """Cut what juts out of the circle fitted to the cell's glass-facing outline (a red cell
-    lying on the cytoplasm leaves no neck for the watershed; the outline against glass is true)."""
+    lying on the cytoplasm leaves no neck for the watershed; the outline against glass is true).
+
+    Done when the cell is not convex (``force``), or when the glass-facing outline is a good circle
+    (RMS residual <= ``CIRCLE_RMS_UM``, so an irregular monocyte keeps its shape) and the cell
+    pokes out of it by more than ``CLIP_MIN_FRACTION`` of its area.
+    """
     edge = cell & ~ndi.binary_erosion(cell)
     glass = edge & ndi.binary_dilation(~fg, structure=disk(2))
     pts = np.argwhere(glass).astype(float)
-    if len(pts) < max(12, 0.25 * edge.sum()):
+    if len(pts) < max(12, GLASS_MIN_FRACTION * edge.sum()):
         return cell
     circle = CircleModel.from_estimate(pts)
     if not circle:
         return cell
     (cy, cx), r = circle.center, circle.radius
+    rms = float(np.sqrt(np.mean(circle.residuals(pts) ** 2)))
     yy, xx = np.ogrid[:cell.shape[0], :cell.shape[1]]
     inside = (yy - cy) ** 2 + (xx - cx) ** 2 <= (r + _px(CLIP_MARGIN_UM, pixel_size)) ** 2
-    return cell & inside
+    if force or (rms <= _px(CIRCLE_RMS_UM, pixel_size) and (cell & ~inside).sum() > CLIP_MIN_FRACTION * cell.sum()):
+        return cell & inside
+    return cell
 
 
 def _cell_region(fg: np.ndarray, nucleus: np.ndarray, parts: np.ndarray,
-                 pixel_size: float) -> tuple[np.ndarray, np.ndarray]:
-    """(cell, nucleus): the leukocyte's watershed region of the foreground's distance transform,
-    red cells as rivals, fragments opened off; nuclear parts lying inside the cell join the nucleus."""
+                 pixel_size: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(cell, nucleus, regions): the leukocyte's watershed region of the foreground's distance
+    transform, red cells (and other cells) as rivals, fragments opened off; nuclear parts lying
+    inside the cell join the nucleus. ``regions`` labels the rivals (for the quality check)."""
     fg = fg | nucleus
     dist = ndi.distance_transform_edt(fg)
     regions = watershed(-dist, _rbc_markers(dist, fg, nucleus, pixel_size), mask=fg)
     cell = ndi.binary_fill_holes(regions == 1)
-    cell = _keep_with(B.opening(cell, _px(OPEN_UM, pixel_size)) | nucleus,
-                      nucleus)
-    if _solidity(cell) < MIN_SOLIDITY:
-        cell = _keep_with(_clip_to_circle(cell, fg, pixel_size) | nucleus, nucleus)
+    cell = _keep_with(B.opening(cell, _px(OPEN_UM, pixel_size)) | nucleus, nucleus)
+    force = _solidity(cell) < CLIP_SOLIDITY
+    cell = _keep_with(_clip_to_circle(cell, fg, pixel_size, force) | nucleus, nucleus)
     inner = np.unique(parts[cell & (parts > 0) & ~nucleus])
     for k in inner:  # a lobe whose filament is invisible, lying inside the cell
         part = parts == k
         if (part & cell).sum() >= 0.8 * part.sum():
             nucleus = nucleus | part
-    return cell, nucleus
+    return cell, nucleus, regions
 
 
 def _solidity(mask: np.ndarray) -> float:
@@ -194,16 +205,23 @@ def _solidity(mask: np.ndarray) -> float:
     return float(props[0].solidity) if props else 0.0
 
 
-def _quality(cell, nucleus, parts, fg, pixel_size) -> tuple[str, str]:
+def _second_nucleus(cell, nucleus, parts, fg, regions, pixel_size) -> float:
+    """Chromatin area (um2) of the largest other nucleus touching the cell, directly or through
+    the watershed region of its own cytoplasm (all its lobes summed); 0 if none."""
+    rim = B.dilate(cell, 3) & fg & ~cell
+    chromatin = (parts > 0) & ~nucleus
+    areas = [float((parts == k).sum()) for k in np.unique(parts[rim & chromatin])]
+    areas += [float(((regions == k) & chromatin).sum()) for k in np.unique(regions[rim]) if k > 1]
+    return max(areas, default=0.0) * pixel_size ** 2
+
+
+def _quality(cell, nucleus, parts, fg, regions, pixel_size) -> tuple[str, str]:
     edge = np.concatenate([cell[0], cell[-1], cell[:, 0], cell[:, -1]]).sum()
     if edge > BORDER_TOUCH_PX:
         return "cut_at_border", f"{int(edge)} cell pixels on the frame edge"
-    near = B.dilate(cell, 3) & fg
-    others = np.unique(parts[near & ~nucleus & (parts > 0)])
-    for lab_ in others:
-        area = float((parts == lab_).sum()) * pixel_size ** 2
-        if area >= OTHER_NUCLEUS_UM2:
-            return "several_cells", f"a second nucleus ({area:.0f} um2) touches the cell"
+    other = _second_nucleus(cell, nucleus, parts, fg, regions, pixel_size)
+    if other >= OTHER_NUCLEUS_UM2:
+        return "several_cells", f"a second nucleus ({other:.0f} um2) touches the cell"
     area = float(cell.sum()) * pixel_size ** 2
     lo, hi = CELL_AREA_UM2
     if not lo <= area <= hi:
@@ -277,8 +295,8 @@ def segment_cell(image: np.ndarray, pixel_size: float = DEFAULT_PIXEL_SIZE_UM) -
     if nucleus is None:
         return CellMasks("no_cell", why, background=bg, od=od)
     fg = _foreground(c_g, ps)
-    cell, nucleus = _cell_region(fg, nucleus, parts, ps)
-    quality, why = _quality(cell, nucleus, parts, fg, ps)
+    cell, nucleus, regions = _cell_region(fg, nucleus, parts, ps)
+    quality, why = _quality(cell, nucleus, parts, fg, regions, ps)
     nucleus = _full_nucleus(purple, od_g, nucleus, pixel_size)
     cell = (_upsample(cell, od_g.shape) | nucleus)
     return CellMasks(quality, why, cell, nucleus, cell & ~nucleus, bg, od)

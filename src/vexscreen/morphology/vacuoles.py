@@ -43,16 +43,19 @@ class VacuoleParams:
     max_diameter_um: float = 3.5
     min_solidity: float = 0.8
     max_elongation: float = 2.0
-    min_rim_cytoplasm: float = 0.8
-    edge_margin_um: float = 0.4
-    nucleus_margin_um: float = 0.3
-    nucleus_fold_um: float = 1.0      # the nucleus is closed over folds this wide before the margin
+    min_rim_cell: float = 0.95        # fraction of the rim inside the cell (not a notch open to the glass)
+    max_rim_nucleus: float = 0.4      # fraction of the rim on the nucleus (not a gap between lobes)
+    min_rim_dark: float = 0.8         # fraction of the rim darker than the core by min_rim_contrast / 2
+    edge_margin_um: float = 0.2
+    nucleus_margin_um: float = 0.1
+    nucleus_fold_um: float = 0.6     # the nucleus is closed over folds this wide before the margin
 
     def to_dict(self) -> dict:
         return asdict(self)
 
 
 DEFAULT_PARAMS = VacuoleParams()
+RIM_PX = 2
 
 
 @dataclass(frozen=True)
@@ -74,32 +77,45 @@ def search_region(cell: np.ndarray, nucleus: np.ndarray, pixel_size: float,
     return inner & ~B.dilate(closed, params.nucleus_margin_um / pixel_size)
 
 
+def _ring(m: np.ndarray, width: int) -> np.ndarray:
+    return B.dilate(m, width) & ~m
+
+
 def candidates(green: np.ndarray, glass: float, cell: np.ndarray, nucleus: np.ndarray, pixel_size: float,
                params: VacuoleParams = DEFAULT_PARAMS) -> list[dict]:
-    """Every pale spot of the search region with the features the tests use (one dict each)."""
+    """Every pale spot of the search region with the features the tests use (one dict each).
+
+    Rim features, on the ring ``RIM_PX`` wide around the spot: ``rim_cell`` the fraction in the
+    cell (a notch of the outline is open to the glass), ``rim_nucleus`` the fraction on the
+    nucleus (a gap between lobes is walled by chromatin), ``rim_dark`` the fraction at least
+    ``min_rim_contrast / 2`` grey levels darker than the spot's core (a hole has a wall all round;
+    a gap between granules fades into its surroundings).
+    """
     region = search_region(cell, nucleus, pixel_size, params)
     if not region.any():
         return []
     g = np.where(region, green, 0.0)
     pale = apply_hysteresis_threshold(g, glass - params.extent_below_glass, glass - params.core_below_glass)
     lab = label(pale & region)
-    cyto = cell & ~nucleus
     out = []
-    for r in regionprops(lab, intensity_image=green):
-        sl = tuple(slice(max(0, s.start - 2), s.stop + 2) for s in r.slice)
+    for r in regionprops(lab):
+        sl = tuple(slice(max(0, s.start - RIM_PX - 1), s.stop + RIM_PX + 1) for s in r.slice)
         m = lab[sl] == r.label
-        ring = ndi.binary_dilation(m) & ~m
-        core = green[sl][m]
-        ring_vals = green[sl][ring]
+        ring = _ring(m, RIM_PX)
+        gs = green[sl]
+        core = np.percentile(gs[m], 90)
+        ring_vals = gs[ring]
         out.append(dict(
             y=float(r.centroid[0]), x=float(r.centroid[1]),
             area_um2=float(r.area) * pixel_size ** 2,
             diameter_um=float(r.equivalent_diameter_area) * pixel_size,
             solidity=float(r.solidity),
             elongation=float(r.axis_major_length / max(r.axis_minor_length, 1.0)),
-            contrast=float(np.percentile(core, 90) - ring_vals.mean()) if ring_vals.size else 0.0,
-            below_glass=float(glass - core.max()),
-            rim_cytoplasm=float(cyto[sl][ring].mean()) if ring.any() else 0.0,
+            contrast=float(core - np.median(ring_vals)),
+            below_glass=float(glass - gs[m].max()),
+            rim_cell=float(cell[sl][ring].mean()),
+            rim_nucleus=float(nucleus[sl][ring].mean()),
+            rim_dark=float((ring_vals <= core - params.min_rim_contrast / 2).mean()),
         ))
     return out
 
@@ -108,7 +124,8 @@ def passes(c: dict, params: VacuoleParams = DEFAULT_PARAMS) -> bool:
     """Whether one candidate passes every test of the operating point."""
     return (params.min_diameter_um <= c["diameter_um"] <= params.max_diameter_um
             and c["solidity"] >= params.min_solidity and c["elongation"] <= params.max_elongation
-            and c["rim_cytoplasm"] >= params.min_rim_cytoplasm and c["contrast"] >= params.min_rim_contrast
+            and c["rim_cell"] >= params.min_rim_cell and c["rim_nucleus"] <= params.max_rim_nucleus
+            and c["rim_dark"] >= params.min_rim_dark and c["contrast"] >= params.min_rim_contrast
             and c["below_glass"] <= params.core_below_glass)
 
 
