@@ -1,10 +1,10 @@
 """Nuclear shape: lobe count, the thinnest bridge between lobes, pseudo-Pelger, spikes.
 
-Lobes are counted from the nucleus mask's distance transform: each lobe is a
-regional maximum (its half-width) that rises at least ``LOBE_DYNAMIC`` of its
-height above the saddle joining it to a wider lobe (an h-maximum), so a
-filament or a clear constriction splits lobes while the gentle waist of a band
-does not. Separate nuclear parts (a filament too faint to see) are lobes too.
+Lobes are counted from the nucleus mask's distance transform (the half-width
+at each pixel): the cores where it exceeds ``LOBE_CORE`` times the nucleus's
+typical half-width (95th percentile) seed one lobe each, so a filament or a
+neck narrower than that splits lobes while the gentle waist of a band does not;
+a watershed of the distance transform grows the lobes from their cores. Separate nuclear parts (a filament too faint to see) are lobes too.
 The bridge between two lobes is the width at their saddle on the watershed line.
 
 * ``nucleus_lobes``: number of lobes (1 for a band, round or kidney nucleus).
@@ -22,12 +22,11 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage as ndi
 from skimage.measure import label, regionprops
-from skimage.morphology import h_maxima
 from skimage.segmentation import watershed
 
 from . import binary as B
 
-LOBE_DYNAMIC = 0.45        # fraction of a lobe's half-width its centre must rise above the saddle
+LOBE_CORE = 0.55           # a neck narrower than this fraction of the nucleus's width splits lobes
 MIN_LOBE_UM2 = 2.0         # smaller nuclear pieces are not lobes (drumsticks, debris)
 PELGER_SOLIDITY = 0.92
 PELGER_ELONGATION = 1.6    # major / minor axis of a round or peanut nucleus
@@ -42,8 +41,7 @@ def lobes(nucleus: np.ndarray, pixel_size: float) -> tuple[np.ndarray, int, floa
     dist = ndi.distance_transform_edt(nucleus)
     if not nucleus.any():
         return np.zeros(nucleus.shape, np.int32), 0, 0.0
-    h = max(1.0, LOBE_DYNAMIC * float(np.percentile(dist[dist > 0], 95)))
-    peaks = label(h_maxima(dist, h) & nucleus)
+    peaks = label(dist > LOBE_CORE * float(np.percentile(dist[dist > 0], 95)))
     parts = label(nucleus)
     # every nuclear part gets at least one seed
     for r in regionprops(parts):
@@ -83,8 +81,10 @@ def pseudo_pelger(nucleus: np.ndarray, lab: np.ndarray, n_lobes: int) -> int:
         p = props[0]
         elong = p.axis_major_length / max(p.axis_minor_length, 1e-6)
         return int(p.solidity >= PELGER_SOLIDITY and elong <= PELGER_ELONGATION)
-    if n_lobes == 2:
-        rs = sorted((r for r in regionprops(lab) if r.area > 0), key=lambda r: -r.area)[:2]
+    if n_lobes == 2:  # lobe shapes without the filament between them
+        r_open = max(1, int(round(0.3 * float(ndi.distance_transform_edt(nucleus).max()))))
+        bodies = label(B.opening(lab > 0, r_open) & (lab > 0)) if r_open else lab
+        rs = sorted((r for r in regionprops(bodies) if r.area > 0), key=lambda r: -r.area)[:2]
         if len(rs) < 2 or rs[1].area < PELGER_LOBE_RATIO * rs[0].area:
             return 0
         return int(all(r.solidity >= PELGER_SOLIDITY and
@@ -93,12 +93,14 @@ def pseudo_pelger(nucleus: np.ndarray, lab: np.ndarray, n_lobes: int) -> int:
 
 
 def spikes(nucleus: np.ndarray, pixel_size: float) -> int:
-    """Number of thin protrusions of the nuclear outline."""
+    """Number of thin protrusions of the nuclear outline: parts an opening of radius
+    ``SPIKE_OPEN_UM`` removes that reach at least ``SPIKE_MIN_LEN_UM`` out of what remains."""
     r = max(1, int(round(SPIKE_OPEN_UM / pixel_size)))
-    opened = B.opening(np.pad(nucleus, r + 1), r)[r + 1:-r - 1, r + 1:-r - 1]
+    pad = r + 1
+    opened = B.opening(np.pad(nucleus, pad), r)[pad:-pad, pad:-pad]
+    if not opened.any():
+        return 0
+    reach = ndi.distance_transform_edt(~opened)
     rest = label(nucleus & ~opened)
-    n = 0
-    for p in regionprops(rest):
-        if p.axis_major_length * pixel_size >= SPIKE_MIN_LEN_UM and p.axis_major_length >= 2.5 * max(p.axis_minor_length, 1):
-            n += 1
-    return n
+    n_px = SPIKE_MIN_LEN_UM / pixel_size
+    return int(sum(reach[rest == k].max() >= n_px for k in range(1, rest.max() + 1)))

@@ -162,7 +162,7 @@ def measure_scan(scan, out_dir, *, pixel_size: float = DEFAULT_PIXEL_SIZE_UM, wo
 
 def _finish(out: Path, parts: Path, scan, meta: pd.DataFrame, settings: dict, seconds: float,
             measured: int) -> dict:
-    frames = [pd.read_csv(p, keep_default_na=True, dtype={"IMAGE": str, "quality": str})
+    frames = [pd.read_csv(p, keep_default_na=True, dtype={"IMAGE": str, "quality": str, "quality_detail": str})
               for p in sorted(parts.glob("part_*.csv"))]
     rows = pd.concat(frames, ignore_index=True)
     if len(rows) != len(meta) or not (rows["IMAGE"].to_numpy() == meta["IMAGE"].to_numpy()).all():
@@ -170,7 +170,7 @@ def _finish(out: Path, parts: Path, scan, meta: pd.DataFrame, settings: dict, se
                          parts)
     rows["quality_detail"] = rows["quality_detail"].fillna("")
     table = pd.concat([meta.reset_index(drop=True), rows.drop(columns="IMAGE").round(DECIMALS)], axis=1)
-    values = rows[list(COLUMNS)].to_numpy(np.float64)
+    values = rows[list(COLUMNS)].round(DECIMALS).to_numpy(np.float64)  # the numbers in measurements.csv
     ok = (rows["quality"] == "ok").to_numpy()
     enc, mean, std = standardise(values, ok)
     if not np.isfinite(enc).all():

@@ -43,6 +43,7 @@ class VacuoleParams:
     max_diameter_um: float = 3.5
     min_solidity: float = 0.8
     max_elongation: float = 2.0
+    min_inside: float = 0.9           # fraction of the spot inside the search region (cytoplasm)
     min_rim_cell: float = 0.95        # fraction of the rim inside the cell (not a notch open to the glass)
     max_rim_nucleus: float = 0.4      # fraction of the rim on the nucleus (not a gap between lobes)
     min_rim_dark: float = 0.8         # fraction of the rim darker than the core by min_rim_contrast / 2
@@ -94,13 +95,18 @@ def candidates(green: np.ndarray, glass: float, cell: np.ndarray, nucleus: np.nd
     region = search_region(cell, nucleus, pixel_size, params)
     if not region.any():
         return []
-    g = np.where(region, green, 0.0)
-    pale = apply_hysteresis_threshold(g, glass - params.extent_below_glass, glass - params.core_below_glass)
-    lab = label(pale & region)
+    pale = apply_hysteresis_threshold(green, glass - params.extent_below_glass, glass - params.core_below_glass)
+    lab = label(pale)  # not clipped: a notch stays joined to the glass, a gap to its fold
     out = []
+    max_area = 4 * np.pi * (params.max_diameter_um / 2 / pixel_size) ** 2
     for r in regionprops(lab):
+        if r.area > max_area:  # far too large for a vacuole (the glass, a pale fold): skip its features
+            continue
         sl = tuple(slice(max(0, s.start - RIM_PX - 1), s.stop + RIM_PX + 1) for s in r.slice)
         m = lab[sl] == r.label
+        inside = float(region[sl][m].mean())
+        if inside == 0:
+            continue
         ring = _ring(m, RIM_PX)
         gs = green[sl]
         core = np.percentile(gs[m], 90)
@@ -113,6 +119,7 @@ def candidates(green: np.ndarray, glass: float, cell: np.ndarray, nucleus: np.nd
             elongation=float(r.axis_major_length / max(r.axis_minor_length, 1.0)),
             contrast=float(core - np.median(ring_vals)),
             below_glass=float(glass - gs[m].max()),
+            inside=inside,
             rim_cell=float(cell[sl][ring].mean()),
             rim_nucleus=float(nucleus[sl][ring].mean()),
             rim_dark=float((ring_vals <= core - params.min_rim_contrast / 2).mean()),
@@ -124,7 +131,7 @@ def passes(c: dict, params: VacuoleParams = DEFAULT_PARAMS) -> bool:
     """Whether one candidate passes every test of the operating point."""
     return (params.min_diameter_um <= c["diameter_um"] <= params.max_diameter_um
             and c["solidity"] >= params.min_solidity and c["elongation"] <= params.max_elongation
-            and c["rim_cell"] >= params.min_rim_cell and c["rim_nucleus"] <= params.max_rim_nucleus
+            and c["inside"] >= params.min_inside and c["rim_cell"] >= params.min_rim_cell and c["rim_nucleus"] <= params.max_rim_nucleus
             and c["rim_dark"] >= params.min_rim_dark and c["contrast"] >= params.min_rim_contrast
             and c["below_glass"] <= params.core_below_glass)
 
