@@ -59,6 +59,7 @@ OPEN_UM = 0.8                # opening radius that cuts thin attached fragments 
 CLIP_MARGIN_UM = 0.4         # slack outside the circle fitted to the glass-facing outline
 CIRCLE_RMS_UM = 0.3          # that outline is a circle if it deviates from it by at most this (RMS)
 CLIP_MIN_FRACTION = 0.03     # ... and the cell is cut to it if more than this fraction pokes out
+RBC_COLOUR_GAP = 0.15        # red cells and cytoplasm told apart by colour only when this far apart
 GLASS_MIN_FRACTION = 0.25    # the fit needs at least this fraction of the outline facing glass
 CELL_AREA_UM2 = (15.0, 400.0)  # plausible leukocyte areas (a lymphocyte ~40, a monocyte up to ~300)
 MIN_SOLIDITY = 0.85          # below: a red cell or debris merged into the cell
@@ -180,7 +181,32 @@ def _clip_to_circle(cell: np.ndarray, fg: np.ndarray, pixel_size: float, force: 
     return cell
 
 
-def _cell_region(fg: np.ndarray, nucleus: np.ndarray, parts: np.ndarray,
+def _drop_red_coloured(cell, nucleus, ratio, fg, pixel_size) -> np.ndarray:
+    """Cut off the parts of the cell at its outline that have the colour of the red cells around it.
+
+    Colour = OD_blue / OD_green: red cells absorb blue about half as much as green (~0.6), the
+    cytoplasm of a monocyte hardly (~0.3), of a neutrophil somewhat (~0.4). The frame's own sure
+    cytoplasm (within 1 um of the nucleus) and sure red cells (stained, outside the cell) give
+    the two levels; nothing is cut unless they differ by ``RBC_COLOUR_GAP``.
+    """
+    sure_cyto = B.dilate(nucleus, _px(1.0, pixel_size)) & cell & ~nucleus
+    sure_rbc = fg & ~B.dilate(cell, 3)
+    if sure_cyto.sum() < 20 or sure_rbc.sum() < 50:
+        return cell
+    c, r = float(np.median(ratio[sure_cyto])), float(np.median(ratio[sure_rbc]))
+    if r - c < RBC_COLOUR_GAP:
+        return cell
+    red = B.opening((ratio > (c + r) / 2) & cell & ~B.dilate(nucleus, _px(1.0, pixel_size)), 2)
+    outline = cell & ~B.erode(cell, 1)
+    lab = label(red)
+    touching = np.unique(lab[outline & red])
+    red = np.isin(lab, touching[touching > 0])
+    if not red.any():
+        return cell
+    return _keep_with(B.opening(cell & ~red, _px(OPEN_UM, pixel_size)) | nucleus, nucleus)
+
+
+def _cell_region(fg: np.ndarray, nucleus: np.ndarray, parts: np.ndarray, ratio: np.ndarray,
                  pixel_size: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(cell, nucleus, regions): the leukocyte's watershed region of the foreground's distance
     transform, red cells (and other cells) as rivals, fragments opened off; nuclear parts lying
@@ -190,6 +216,7 @@ def _cell_region(fg: np.ndarray, nucleus: np.ndarray, parts: np.ndarray,
     regions = watershed(-dist, _rbc_markers(dist, fg, nucleus, pixel_size), mask=fg)
     cell = ndi.binary_fill_holes(regions == 1)
     cell = _keep_with(B.opening(cell, _px(OPEN_UM, pixel_size)) | nucleus, nucleus)
+    cell = _drop_red_coloured(cell, nucleus, ratio, fg, pixel_size)
     force = _solidity(cell) < CLIP_SOLIDITY
     cell = _keep_with(_clip_to_circle(cell, fg, pixel_size, force) | nucleus, nucleus)
     inner = np.unique(parts[cell & (parts > 0) & ~nucleus])
@@ -295,7 +322,9 @@ def segment_cell(image: np.ndarray, pixel_size: float = DEFAULT_PIXEL_SIZE_UM) -
     if nucleus is None:
         return CellMasks("no_cell", why, background=bg, od=od)
     fg = _foreground(c_g, ps)
-    cell, nucleus, regions = _cell_region(fg, nucleus, parts, ps)
+    c_b = _block_mean(od[..., 2])
+    ratio = ndi.gaussian_filter(c_b, 1.0) / np.maximum(ndi.gaussian_filter(c_g, 1.0), 0.02)
+    cell, nucleus, regions = _cell_region(fg, nucleus, parts, ratio, ps)
     quality, why = _quality(cell, nucleus, parts, fg, regions, ps)
     nucleus = _full_nucleus(purple, od_g, nucleus, pixel_size)
     cell = (_upsample(cell, od_g.shape) | nucleus)
