@@ -13,7 +13,6 @@ machine are lower bounds.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import tempfile
 import time

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-import vexscreen  # noqa: F401
+import vexscreen  # noqa: F401  (sets OMP_WAIT_POLICY first)
 from vexscreen.phantom.render import BG, HEIGHT, OD, WIDTH, CellSpec, render
 
 #: a clean, typical smear: no stain shift, mild blur/noise, JPEG like the analyser's
