@@ -9,6 +9,8 @@ measurement (its row is kept, with the flag).
 """
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 from scipy import ndimage as ndi
 from skimage.measure import regionprops
@@ -99,7 +101,7 @@ def measure_masks(image, masks, pixel_size: float = DEFAULT_PIXEL_SIZE_UM,
         "vacuole_max_diameter_um": float(max((v.diameter_um for v in vac), default=0.0)),
     }
     shift = (sl[0].start, sl[1].start)
-    return row, [v.__class__(v.y + shift[0], v.x + shift[1], *list(v.__dict__.values())[2:]) for v in vac]
+    return row, [dataclasses.replace(v, y=v.y + shift[0], x=v.x + shift[1]) for v in vac]
 
 
 def measure_cell(image, pixel_size: float = DEFAULT_PIXEL_SIZE_UM,
