@@ -20,6 +20,7 @@ COMMANDS = (
     "scan",
     "train_encoder",
     "encode",
+    "measure",
     "consistency",
     "evaluate",
     "phantom",
