@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import time
 from pathlib import Path
 
@@ -68,19 +69,30 @@ def check_same_training(run, cfg) -> None:
 
 def unlabeled_pool(folders, pool) -> Path:
     """A flat folder of symbolic links to every image under ``folders``: the unlabeled
-    training set (self-supervised training never sees the labels)."""
+    training set (self-supervised training never sees the labels).
+
+    The links are relative (``../../phantom/PN/...``), so the output folder still works after
+    it is moved or copied with the images beside it; a link that points elsewhere (an older
+    pool's absolute link, broken by a move) is made again."""
     from .data.scan import IMAGE_SUFFIXES
 
     pool = Path(pool)
     pool.mkdir(parents=True, exist_ok=True)
+    here = pool.resolve()
     for folder in folders:
         folder = Path(folder)
         for path in sorted(folder.rglob("*")):
             if path.suffix.lower() in IMAGE_SUFFIXES and path.is_file():
                 rel = path.relative_to(folder.parent).as_posix()
                 link = pool / rel.replace("/", "__")
-                if not link.exists():
-                    link.symlink_to(path.resolve())
+                target = os.path.relpath(path.resolve(), here)
+                if link.is_symlink():
+                    if os.readlink(link) == target:
+                        continue
+                    link.unlink()
+                elif link.exists():  # a file put there by hand: left alone
+                    continue
+                link.symlink_to(target)
     return pool
 
 

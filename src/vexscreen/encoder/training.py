@@ -14,13 +14,17 @@ RUN/ holds:
   scheduler, early-stopping and callback state, the NNCLR queue), saved at
   every epoch end; ``--resume`` passes it to ``Trainer.fit(ckpt_path=...,
   weights_only=True)``: it holds only tensors and plain values, so torch's
-  safe loader reads it and no pickled code is ever run.
+  safe loader reads it and no pickled code is ever run. Kept only while the
+  run can still resume: an interrupted or crashed run keeps it; a run that
+  ends normally (its last epoch, or early stopping) deletes ``checkpoints/``
+  (about three times the size of encoder.pt) unless ``keep_checkpoints``.
 
 The recording is done by the callbacks and logger of ``callbacks.py``.
 """
 from __future__ import annotations
 
 import json
+import shutil
 import time
 import warnings
 from dataclasses import asdict, replace
@@ -80,7 +84,8 @@ def _run_config(run: Path, cfg: TrainConfig, resume: bool) -> TrainConfig:
     maximum); validated."""
     if resume:
         if not (run / "checkpoints" / "last.ckpt").is_file():
-            raise InputError("nothing to resume: no checkpoints/last.ckpt in the run folder", run)
+            raise InputError("nothing to resume: no checkpoints/last.ckpt in the run folder (a run that "
+                             "finished deletes its checkpoints unless trained with --keep-checkpoints)", run)
         saved = run / "config.json"
         if saved.is_file():
             old = json.loads(saved.read_text())["train"]
@@ -122,13 +127,28 @@ def _trainer(run: Path, cfg: TrainConfig, callbacks: list, progress: bool, **dis
                      log_every_n_steps=1, deterministic=False, **distributed)
 
 
+def _end_of_run(trainer: L.Trainer, run: Path, keep_checkpoints: bool) -> bool:
+    """After ``fit`` returned: delete ``run/checkpoints`` if the run finished (its last epoch or
+    early stopping) and they are not to be kept; True if they are still there."""
+    from lightning.pytorch.trainer.states import TrainerStatus
+
+    folder = run / "checkpoints"
+    if trainer.state.status == TrainerStatus.FINISHED and not keep_checkpoints:
+        trainer.strategy.barrier()  # DDP: every rank done with them before rank 0 deletes
+        if trainer.is_global_zero:
+            shutil.rmtree(folder, ignore_errors=True)
+    return folder.is_dir()
+
+
 def train_encoder(images, run, cfg: TrainConfig | None = None, *, probe=None, resume: bool = False,
                   accelerator: str = "cpu", devices="auto", strategy: str = "auto", num_nodes: int = 1,
-                  progress: bool = True, callbacks: list | None = None) -> dict:
+                  progress: bool = True, callbacks: list | None = None, keep_checkpoints: bool = False) -> dict:
     """Train an encoder on the images under ``images``; outputs in ``run`` (see module doc).
 
-    ``callbacks``: extra Lightning callbacks. Returns a summary (epochs run, best epoch and
-    loss, seconds, images, whether early stopping ended it, the probe's note if any)."""
+    ``callbacks``: extra Lightning callbacks. ``keep_checkpoints``: keep ``run/checkpoints``
+    when the run ends normally (to ``resume`` it later with more epochs); an interrupted run
+    keeps them anyway. Returns a summary (epochs run, best epoch and loss, seconds, images,
+    whether early stopping ended it, whether checkpoints were kept, the probe's note if any)."""
     run = Path(run)
     cfg = _run_config(run, cfg or TrainConfig(), resume)
     paths = _image_paths(images, cfg.max_images)
@@ -150,9 +170,10 @@ def train_encoder(images, run, cfg: TrainConfig | None = None, *, probe=None, re
         warnings.filterwarnings("ignore", message=".*isinstance\\(treespec, LeafSpec\\).*")
         trainer.fit(module, loader, ckpt_path=run / "checkpoints" / "last.ckpt" if resume else None,
                     weights_only=True if resume else None)
+    kept = _end_of_run(trainer, run, keep_checkpoints)
     if not (run / "encoder.pt").is_file():
         raise InputError("training finished without a finite loss: no encoder.pt written", run)
-    return {"run": str(run), "epochs_run": trainer.current_epoch, "best_epoch": best.best_epoch,
+    return {"checkpoints_kept": kept, "run": str(run), "epochs_run": trainer.current_epoch, "best_epoch": best.best_epoch,
             "best_loss": best.best, "seconds": round(time.perf_counter() - t0, 1), "images": len(paths),
             "is_global_zero": bool(trainer.is_global_zero),
             "stopped_early": bool(trainer.early_stopping_callback and trainer.early_stopping_callback.stopped_epoch),
