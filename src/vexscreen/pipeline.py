@@ -202,16 +202,21 @@ def run_image_pipeline(phantom_dir, out, train_cfg=None, *, cell_types=CELL_TYPE
 
 def _train(images_dir: Path, out: Path, cfg, cell_types, progress) -> tuple:
     """The encoder in ``out/encoder``: trained on every image of ``cell_types``, unlabeled, or the
-    one already there if trained with the same settings. ``(encoder.pt path, training info or None)``."""
+    one already there if trained with the same settings; an interrupted training (its checkpoint
+    still there: a finished run removes it) is resumed, not taken for finished.
+    ``(encoder.pt path, training info or None)``."""
     from .encoder.training import TrainConfig, train_encoder
 
+    cfg = cfg or TrainConfig()
     run = out / "encoder"
     encoder_path = run / "encoder.pt"
-    if encoder_path.is_file():
-        check_same_training(run, cfg or TrainConfig())
-        return encoder_path, None
+    interrupted = (run / "checkpoints" / "last.ckpt").is_file()
+    if encoder_path.is_file() or interrupted:
+        check_same_training(run, cfg)
+        if not interrupted:
+            return encoder_path, None
     pool = unlabeled_pool([images_dir / ct for ct in cell_types], out / "pool")
-    return encoder_path, train_encoder(pool, run, cfg or TrainConfig(), progress=progress)
+    return encoder_path, train_encoder(pool, run, cfg, progress=progress, resume=interrupted)
 
 
 def _encode(encoder_path, images_dir: Path, out: Path, cell_types, **kw) -> tuple[dict, dict]:

@@ -106,3 +106,29 @@ def test_a_small_run_is_readable_by_others_movable_and_without_checkpoints(tmp_p
     shutil.move(demo, moved)
     links = [p for p in moved.rglob("*") if p.is_symlink()]
     assert links and all(p.exists() for p in links)
+
+
+def test_an_interrupted_training_is_resumed_not_taken_for_finished(tmp_path, monkeypatch):
+    """encoder.pt is written at every best epoch: after an interrupted run it exists beside the
+    checkpoint; the pipeline must resume the run, and reuse a finished one (no checkpoint left)."""
+    import json
+    from dataclasses import asdict
+
+    from vexscreen import pipeline
+    from vexscreen.encoder import training
+    from vexscreen.encoder.config import TrainConfig
+
+    cfg = TrainConfig(epochs=2, batch_size=4)
+    run = tmp_path / "out" / "encoder"
+    (run / "checkpoints").mkdir(parents=True)
+    (run / "checkpoints" / "last.ckpt").write_bytes(b"x")
+    (run / "encoder.pt").write_bytes(b"x")
+    (run / "config.json").write_text(json.dumps({"train": asdict(cfg)}))
+    (tmp_path / "images" / "PN").mkdir(parents=True)
+    calls = []
+    monkeypatch.setattr(training, "train_encoder", lambda pool, r, c, **kw: calls.append(kw) or {"ok": 1})
+    path, info = pipeline._train(tmp_path / "images", tmp_path / "out", cfg, ["PN"], False)
+    assert calls == [{"progress": False, "resume": True}] and info == {"ok": 1}
+    (run / "checkpoints" / "last.ckpt").unlink()
+    path, info = pipeline._train(tmp_path / "images", tmp_path / "out", cfg, ["PN"], False)
+    assert len(calls) == 1 and info is None and path == run / "encoder.pt"
