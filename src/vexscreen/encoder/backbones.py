@@ -152,19 +152,19 @@ def build_backbone(name: str = DEFAULT_BACKBONE, pooling: str | None = None, wei
 
 
 def backbone_table() -> list[dict]:
-    """The registry as rows for ``vexscreen backbones``: name, embedding size, native input size,
-    what vexscreen feeds, preprocessing, where the weights come from (file names included)."""
+    """The registry as rows for ``vexscreen backbones``: name, embedding size, native input side,
+    what vexscreen feeds, preprocessing, pooling, where the weights come from (file names included)."""
     from .dinobloom import DINOBLOOM_SPECS
     from .pretrained import PRETRAINED_SPECS
 
     rows = []
     for name, info in REGISTRY.items():
         if info.takes_imagenet:
-            source = f"imagenet ({PRETRAINED_SPECS[name].file}) or FILE (torchvision state dict)"
+            source = f"imagenet ({PRETRAINED_SPECS[name].file}) or FILE"
         else:
-            source = f"FILE (DinoBloom checkpoint, {DINOBLOOM_SPECS[name].file})"
-        rows.append({"name": name, "dim": info.dim, "native": f"{info.native_size} px",
-                     "vexscreen feeds": info.input_text(), "preprocessing": info.preprocessing_text(),
-                     "pooling": "/".join(info.poolings), "weights": f"{source}; none: random",
-                     "study": "yes" if info.in_study else ""})
+            source = f"FILE ({DINOBLOOM_SPECS[name].file})"
+        rows.append({"backbone": name + (" *" if info.in_study else ""), "dim": info.dim,
+                     "native": info.native_size, "vexscreen feeds": info.input_text(),
+                     "preprocessing": info.preprocessing, "pooling": "/".join(info.poolings),
+                     "weights (--weights)": source})
     return rows

@@ -75,16 +75,16 @@ class BackboneInfo:
     def input_text(self) -> str:
         """What vexscreen feeds it, in words."""
         if self.input_size:
-            return f"{self.input_size} x {self.input_size} (crops: multiples of {self.size_multiple})"
-        return f"any side >= {self.min_size} (full size {FULL_SIZE})"
+            return f"{self.input_size} x {self.input_size}; crops x{self.size_multiple}"
+        return f"any side >= {self.min_size}"
 
-    def preprocessing_text(self) -> str:
-        kind = {IMAGENET_MEAN: "ImageNet", HALF: "0.5"}.get(self.mean, "custom")
-        return f"{kind} mean {_fmt(self.mean)} std {_fmt(self.std)}"
+    @property
+    def preprocessing(self) -> str:
+        """The normalisation's name: "ImageNet" (mean/std of ImageNet), "0.5" (mean = std = 0.5)."""
+        return PREPROCESSING_NAMES.get((self.mean, self.std), f"mean {self.mean} std {self.std}")
 
 
-def _fmt(values) -> str:
-    return "/".join(f"{v:g}" for v in values)
+PREPROCESSING_NAMES = {(IMAGENET_MEAN, IMAGENET_STD): "ImageNet", (HALF, HALF): "0.5"}
 
 
 def _torchvision(name, dim, native, *, min_size=32, mean=IMAGENET_MEAN, std=IMAGENET_STD, in_study=True,
