@@ -4,7 +4,7 @@ import torch
 import torchvision
 
 from vexscreen.exceptions import InputError
-from vexscreen.encoder.backbones import BACKBONES, build_backbone, get_spec
+from vexscreen.encoder.backbones import build_backbone, get_spec
 from vexscreen.encoder.heads import ProjectionHead
 from vexscreen.encoder.registry import list_backbones
 
