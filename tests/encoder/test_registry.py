@@ -93,6 +93,22 @@ def test_fixed_input_geometry():
         g.for_encoding(oversize="pad")
     with pytest.raises(InputError, match="the backbone takes exactly 224 x 224"):
         Geometry(full_size=272, input_size=224)
+    assert Geometry.for_backbone("dinobloom-g") == Geometry(full_size=224, crop=126, input_size=224)
+    assert Geometry.for_backbone("resnet50", field=192) == Geometry(field=192)
+
+
+def test_an_encoder_is_saved_with_its_backbone_s_geometry(tmp_path):
+    import torch
+
+    from vexscreen.encoder.backbones import build_backbone
+    from vexscreen.encoder.encoder_file import read_encoder_file, save_encoder
+
+    torch.manual_seed(0)
+    encoder = build_backbone("dinobloom-s")
+    with pytest.raises(InputError, match="geometry input size None for dinobloom-s, which takes exactly 224"):
+        save_encoder(tmp_path / "e.pt", encoder, Geometry())
+    save_encoder(tmp_path / "e.pt", encoder, Geometry.for_backbone("dinobloom-s"))
+    assert read_encoder_file(tmp_path / "e.pt").geometry.input_size == 224
 
 
 def test_backbones_command_lists_the_registry(capsys):

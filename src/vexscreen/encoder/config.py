@@ -116,6 +116,14 @@ class Geometry:
         return values
 
     @classmethod
+    def for_backbone(cls, backbone: str, **values) -> Geometry:
+        """The geometry of ``backbone`` (registry defaults: full size 272 or its fixed input side,
+        its crop, its ``input_size``), with ``values`` over them."""
+        info = get_backbone_info(backbone)
+        return cls(**{"full_size": info.default_full_size, "crop": info.default_crop,
+                      "input_size": info.input_size, **values})
+
+    @classmethod
     def from_dict(cls, values: dict) -> Geometry:
         """The geometry recorded in an encoder file; InputError if a key is unknown or a value bad."""
         unknown = sorted(set(values) - set(GEOMETRY_FIELDS))

@@ -115,7 +115,8 @@ def _check_geometry(backbone: str, geometry: Geometry, path) -> None:
     size = REGISTRY[backbone].input_size
     if geometry.input_size != size:
         raise InputError(f"geometry input size {geometry.input_size} for {backbone}, which takes "
-                         + (f"exactly {size} x {size} images" if size else "any size"), path)
+                         + (f"exactly {size} x {size} images" if size else "any size")
+                         + f" (Geometry.for_backbone({backbone!r}) gives its geometry)", path)
 
 
 def _check_normalisation(config: dict, state: dict, path) -> None:
