@@ -18,7 +18,9 @@ from .exceptions import InputError
 # pipeline order: images -> encoder -> encodings -> evaluation -> demo
 COMMANDS = (
     "scan",
+    "backbones",
     "train_encoder",
+    "export_encoder",
     "encode",
     "measure",
     "consistency",

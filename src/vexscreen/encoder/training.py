@@ -38,7 +38,7 @@ from torch.utils.data import DataLoader
 
 from ..data.atomic import write_json
 from ..exceptions import InputError
-from .backbones import build_backbone
+from .backbones import build_backbone, weights_record
 from .callbacks import BestEncoder, EpochStats, MetricsCSV, ProbeCallback
 from .config import GEOMETRY_FIELDS, TrainConfig
 from .encoder_file import save_encoder
@@ -160,7 +160,8 @@ def train_encoder(images, run, cfg: TrainConfig | None = None, *, probe=None, re
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     module = ContrastiveModule(replace(cfg, weights=None) if resume else cfg)
     loader = _loader(paths, cfg)
-    best = BestEncoder(run / "encoder.pt", cfg.geometry, {"training": training_record(cfg, len(paths))})
+    best = BestEncoder(run / "encoder.pt", cfg.geometry, {"training": training_record(cfg, len(paths)),
+                                                          "weights": weights_record(cfg.backbone, cfg.weights)})
     ours = [cb for cb in (probe_cb, EpochStats(len(paths)), best) if cb is not None]
     trainer = _trainer(run, cfg, ours + list(callbacks or []), progress, accelerator=accelerator,
                        devices=devices, strategy=strategy, num_nodes=num_nodes)
