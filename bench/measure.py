@@ -26,7 +26,9 @@ import torch  # noqa: E402
 from vexscreen.data.atomic import write_json  # noqa: E402
 from vexscreen.data.scan import scan_images  # noqa: E402
 from vexscreen.encoder.backbones import build_backbone  # noqa: E402
-from vexscreen.encoder.inference import encode_scan, save_encoder  # noqa: E402
+from vexscreen.encoder.config import Geometry  # noqa: E402
+from vexscreen.encoder.encoder_file import save_encoder  # noqa: E402
+from vexscreen.encoder.inference import encode_scan  # noqa: E402
 from vexscreen.morphology import measure_scan  # noqa: E402
 
 
@@ -39,8 +41,7 @@ def bench_measure(scan, where: Path, workers: int) -> float:
 def bench_encode(scan, where: Path, workers: int) -> float:
     torch.manual_seed(0)
     enc = where / "encoder.pt"
-    save_encoder(enc, build_backbone("resnet18"), {"backbone": "resnet18", "pooling": "avg", "dim": 512,
-                                                  "full_size": 272, "scale": 1.0})
+    save_encoder(enc, build_backbone("resnet18"), Geometry(full_size=272))
     t = time.perf_counter()
     encode_scan(enc, scan, where / "enc", workers=workers, progress=False)
     return len(scan.images) / (time.perf_counter() - t)
