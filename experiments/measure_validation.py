@@ -14,7 +14,7 @@
     and monocytes (>= 0.9), the share called vacuolated among cells with a drawn vacuole of radius
     >= 4 px, count vs drawn count, lobes vs drawn lobes, pseudo-Pelger and granulation.
 
-    PYTHONPATH=src python experiments/measure_validation.py [--phantom /tmp/ph_morph] [--work /tmp/mv]
+    PYTHONPATH=src python experiments/measure_validation.py [--phantom DIR] [--work DIR]
 
 Measurements are cached in --work (measure_scan resumes); the summary goes to
 experiments/results/measure_validation.json.
@@ -32,8 +32,10 @@ from sklearn.metrics import roc_auc_score
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT / "bench"))
+from _provenance import write_results  # noqa: E402
 
-from vexscreen.data.atomic import save_figure, write_json  # noqa: E402
+from vexscreen.data.atomic import save_figure  # noqa: E402
 from vexscreen.data.scan import load_rgb, scan_images  # noqa: E402
 from vexscreen.evaluation.consistency import pairwise_auc  # noqa: E402
 from vexscreen.morphology import COLUMNS, VacuoleParams, measure_masks, measure_scan, segment_cell  # noqa: E402
@@ -169,8 +171,8 @@ def measure_subset_labeled(root: Path, out: Path, workers: int) -> pd.DataFrame:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--phantom", default="/tmp/ph_morph", help="phantom made with --cohort study --scale 0.05 --seed 0")
-    ap.add_argument("--work", default="/tmp/measure_validation")
+    ap.add_argument("--phantom", default="experiments/out/ph_morph", help="phantom made with --cohort study --scale 0.05 --seed 0")
+    ap.add_argument("--work", default="experiments/out/measure_validation")
     ap.add_argument("--workers", type=int, default=2)
     args = ap.parse_args()
     work = Path(args.work)
@@ -180,7 +182,7 @@ def main() -> None:
     res["phantom"] = phantom(Path(args.phantom), work, args.workers)
     res["commands"] = {"phantom": f"python -m vexscreen.cli phantom --cohort study --scale 0.05 --out {args.phantom} --seed 0",
                        "this": "PYTHONPATH=src python experiments/measure_validation.py"}
-    write_json(ROOT / "experiments" / "results" / "measure_validation.json", res)
+    write_results(ROOT / "experiments" / "results" / "measure_validation.json", res)
     import json
     print(json.dumps(res, indent=1))
 
