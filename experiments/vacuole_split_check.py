@@ -4,7 +4,7 @@ share of real normal neutrophils / monocytes flagged (every 6th / 4th from index
 
     PYTHONPATH=src python experiments/vacuole_split_check.py
 """
-import sys, dataclasses
+import dataclasses
 from pathlib import Path
 import numpy as np, pandas as pd
 from concurrent.futures import ProcessPoolExecutor
