@@ -8,6 +8,12 @@ and MDS on neutrophils and monocytes, chance on lymphocytes, chance everywhere
 on the null cohort. `--untrained` adds the same backbone never trained, as the
 baseline the training has to beat.
 
+`--measurements` (issue 11, item 5c) also measures every phantom cell (`vexscreen.morphology.
+measure_scan`, once per cohort) and evaluates the same comparisons on the measurements alone
+and on each encoder's encodings + the measurements (each block L2-normalised, joined:
+`vexscreen.data.combine_blocks`), with the per-patient measurement table beside them.
+`--patients-per-group N` draws N patients per group (`vexscreen phantom --patients-per-group`).
+
 Run: `.venv/bin/python experiments/phantom_proof.py --out experiments/out/proof [--scale 0.05]`
 (resumable: finished stages are kept). Writes OUT/summary.json: every run's rows, timing,
 feature table and consistency, with the command and commit.
@@ -22,6 +28,8 @@ import time
 from pathlib import Path
 
 from vexscreen.cli import library_log
+from vexscreen.data import combine_blocks, load_encodings
+from vexscreen.study import CELL_TYPES, STUDY_COMPARISONS
 from vexscreen.demo import demo_train_config
 from vexscreen.phantom import make_cohort
 from vexscreen.pipeline import run_image_pipeline
@@ -37,6 +45,65 @@ def untrained_encoder(path: Path, cfg) -> Path:
     from vexscreen.encoder.training import save_untrained_encoder
 
     return path if path.is_file() else save_untrained_encoder(path, cfg)
+
+
+def measure_cohort(phantom: Path, out: Path, workers: int) -> dict:
+    """measurements of every cell type's phantom cells: ``{ct: folder}`` (kept once written)."""
+    from vexscreen.data import scan_images
+    from vexscreen.morphology import measure_scan
+
+    dirs = {}
+    for ct in CELL_TYPES:
+        dirs[ct] = out / ct
+        if not (dirs[ct] / "measure.json").is_file():
+            t = time.perf_counter()
+            s = measure_scan(scan_images(phantom / ct, layout="labeled"), dirs[ct], workers=workers)
+            print(f"measured {s['images']} {ct} cells in {time.perf_counter() - t:.0f} s; quality {s['quality']}")
+    return dirs
+
+
+def evaluate_blocks(enc, ct: str, comparisons, out: Path, kwargs: dict) -> list[dict]:
+    """The comparisons on one (possibly combined) encoding set; one summary row each."""
+    from vexscreen.data import write_json
+    from vexscreen.evaluation import evaluate
+    from vexscreen.pipeline import summary_row
+
+    rows = []
+    for groups in comparisons:
+        r = evaluate(enc, groups, n_jobs=2, **kwargs)
+        write_json(out / f"evaluation_{ct}_{'_'.join(groups)}.json", r)
+        rows.append(summary_row(ct, r))
+    return rows
+
+
+def measurement_runs(ph: Path, cohort: str, variants: list, args, comparisons, kwargs) -> dict:
+    """Measurements alone and each variant's encodings + measurements, per cell type; the
+    per-patient measurement tables."""
+    import pandas as pd
+
+    from vexscreen.evaluation.measurements import format_measurements_by_patient, measurements_by_patient
+    from vexscreen.report import format_summary
+
+    meas = measure_cohort(ph, args.out / f"measurements_{cohort}", args.workers)
+    runs = {"measurements": [], **{f"{name}+measurements": [] for name, _ in variants}}
+    tables = {}
+    for ct in CELL_TYPES:
+        m = load_encodings(meas[ct])
+        runs["measurements"] += evaluate_blocks(m, ct, comparisons, args.out / f"{cohort}_measurements", kwargs)
+        for name, _ in variants:
+            joint = combine_blocks([load_encodings(args.out / f"{cohort}_{name}" / "encodings" / ct), m])
+            runs[f"{name}+measurements"] += evaluate_blocks(joint, ct, comparisons,
+                                                            args.out / f"{cohort}_{name}+measurements", kwargs)
+        table = pd.read_csv(meas[ct] / "measurements.csv", dtype={"PATIENT": str, "SAMPLE": str, "GROUP": str})
+        for groups in comparisons:
+            r = measurements_by_patient(table, groups)
+            print(f"\n[{cohort} {ct} {'/'.join(groups)}: measurements per patient]")
+            print(format_measurements_by_patient(r))
+            tables[f"{ct} {'/'.join(groups)}"] = {"table": r["table"].to_dict(orient="records"), "tests": r["tests"]}
+    for name, rows in runs.items():
+        print(f"\n--- {cohort} cohort, {name} ---")
+        print(format_summary(rows))
+    return {"rows": runs, "by_patient": tables}
 
 
 def main():
@@ -59,7 +126,17 @@ def main():
                     help="start from ImageNet weights (imagenet: torchvision's by name, as the study) or a local "
                          "file (torchvision state dict; DinoBloom checkpoint for dinobloom-*)")
     ap.add_argument("--backbone", default="resnet18", help="backbone by name (`vexscreen backbones`)")
+    ap.add_argument("--patients-per-group", type=int, default=None, metavar="N",
+                    help="N patients per group (default: the study's 3/3/6)")
+    ap.add_argument("--measurements", action="store_true",
+                    help="also evaluate on cell measurements alone and on encodings + measurements")
+    ap.add_argument("--vexas-only", action="store_true",
+                    help="only the comparisons with VEXAS (UBA1-WT/VEXAS, MDS/VEXAS): half the evaluation time")
+    ap.add_argument("--aggregates", type=int, default=100, help="aggregates per patient (study: 100)")
     args = ap.parse_args()
+    comparisons = tuple(c for c in STUDY_COMPARISONS if not args.vexas_only or c in (("UBA1-WT", "VEXAS"),
+                                                                                     ("MDS", "VEXAS")))
+    kwargs = {"aggregates": args.aggregates}
     cfg = demo_train_config(max_images=args.max_images, epochs=args.epochs or 5, backbone=args.backbone,
                             weights=args.weights)
     if args.crop:
@@ -70,12 +147,12 @@ def main():
         cfg.scale = args.image_scale
     if args.field is not None:
         cfg.field = args.field or None
-    summary = {}
+    summary, measured = {}, {}
     for cohort in args.cohorts.split(","):
         t = time.perf_counter()
         ph = make_cohort(args.out / f"phantom_{cohort}", cohort=cohort, scale=args.scale, seed=0,
                          workers=args.workers, encoder_test_per_group=20 if cohort == "study" else 0,
-                         progress=True)
+                         progress=True, patients_per_group=args.patients_per_group)
         print(f"[{cohort}] phantom ready in {time.perf_counter() - t:.0f} s")
         # the null cohort is encoded by the encoder trained on the study cohort's images:
         # whatever it has learned, with no group phenotype any signal would be leakage
@@ -89,15 +166,19 @@ def main():
             variants.insert(0, (name, untrained_encoder(args.out / f"{name}_{cohort}.pt", cfg)))
         for name, enc in variants:
             r = run_image_pipeline(ph, args.out / f"{cohort}_{name}", cfg, encoder_path=enc,
-                                   encode_workers=args.workers, progress=True)
+                                   encode_workers=args.workers, progress=True, comparisons=comparisons,
+                                   evaluate_kwargs=kwargs)
             print(f"\n===== {cohort} cohort, {name} encoder; timing {r['timing']} =====")
             print(format_pipeline_result(r))
             summary[(cohort, name)] = r
+        if args.measurements:
+            measured[cohort] = measurement_runs(ph, cohort, variants, args, comparisons, kwargs)
     print("\n\n========== summary ==========")
     for (cohort, name), r in summary.items():
         print(f"\n--- {cohort} cohort, {name} encoder (scale {args.scale}); timing {r['timing']} ---")
         print(format_summary(r["rows"]))
     runs = {f"{c}_{n}": json.loads((args.out / f"{c}_{n}" / "summary.json").read_text()) for c, n in summary}
+    runs.update({f"{c}_measured": m for c, m in measured.items()})
     print(f"\nwrote {write_results(args.out / 'summary.json', {'train': dataclasses.asdict(cfg), **runs})}")
 
 

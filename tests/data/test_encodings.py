@@ -140,3 +140,66 @@ def test_atomic_write_keeps_old_file_on_failure(tmp_path):
         write_json(target, {"a": float("nan")})  # NaN is refused by allow_nan=False
     assert json.loads(target.read_text()) == {"a": 1}
     assert os.listdir(tmp_path) == ["out.json"]
+
+
+# --------------------------------------------------------------------------- several blocks (issue 11.3)
+
+def _block(X, n, images=None, groups=("A", "B")):
+    meta = _meta(n, groups)
+    meta["IMAGE"] = images if images is not None else [f"img_{i:03d}.png" for i in range(n)]
+    return EncodingSet(np.asarray(X, np.float32), meta, source="block")
+
+
+def test_combine_blocks_normalises_each_block_then_concatenates():
+    from vexscreen.data import combine_blocks
+
+    rng = np.random.default_rng(1)
+    A = rng.normal(size=(8, 5)) * 100          # a large-norm block
+    B = rng.normal(size=(8, 2))
+    B[3] = 0                                    # an unmeasured cell: all zeros
+    joint = combine_blocks([_block(A, 8), _block(B, 8)])
+    assert joint.X.shape == (8, 7) and joint.X.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(joint.X[:, :5], axis=1), 1, rtol=1e-5)
+    norms_b = np.linalg.norm(joint.X[:, 5:], axis=1)
+    np.testing.assert_allclose(np.delete(norms_b, 3), 1, rtol=1e-5)
+    assert np.all(joint.X[3, 5:] == 0)
+    np.testing.assert_allclose(joint.X[:, :5], A / np.linalg.norm(A, axis=1, keepdims=True), rtol=1e-5)
+    assert list(joint.meta["IMAGE"]) == [f"img_{i:03d}.png" for i in range(8)]
+    one = _block(A, 8)
+    assert combine_blocks([one]) is one     # one block: unchanged, as evaluate had it
+
+
+def test_combine_blocks_mismatch_names_the_first_differing_row():
+    from vexscreen.data import combine_blocks
+
+    images = [f"img_{i:03d}.png" for i in range(8)]
+    other = list(images)
+    other[5], other[6] = other[6], other[5]
+    with pytest.raises(InputError, match=r"data row 6 is 'img_006.png' here but 'img_005.png'"):
+        combine_blocks([_block(np.ones((8, 2)), 8, images), _block(np.ones((8, 3)), 8, other)])
+    with pytest.raises(InputError, match=r"data row 8 .*\(no row\).*7 vs 8 rows"):
+        combine_blocks([_block(np.ones((8, 2)), 8, images), _block(np.ones((7, 3)), 7, images[:7])])
+    with pytest.raises(InputError, match="GROUP differs .* data row 1"):
+        combine_blocks([_block(np.ones((8, 2)), 8, images), _block(np.ones((8, 3)), 8, images, groups=("B", "A"))])
+    no_image = EncodingSet(np.ones((8, 2), np.float32), _meta(8), source="x")
+    with pytest.raises(InputError, match="IMAGE column"):
+        combine_blocks([no_image, _block(np.ones((8, 3)), 8, images)])
+
+
+def test_cli_consistency_on_two_folders(tmp_path, capsys):
+    rng = np.random.default_rng(2)
+    n = 40
+    meta = _meta(n)
+    meta["IMAGE"] = [f"c{i}.png" for i in range(n)]
+    y = (meta["GROUP"] == "B").to_numpy()
+    _write(tmp_path / "enc", rng.normal(size=(n, 6)).astype(np.float32), meta)          # noise
+    _write(tmp_path / "meas", (rng.normal(size=(n, 3)) + 3 * y[:, None]).astype(np.float32), meta)  # signal
+    assert main(["consistency", str(tmp_path / "enc"), str(tmp_path / "meas"), "--out", str(tmp_path / "o"),
+                 "--no-plots", "--no-ci"]) == 0
+    table = pd.read_csv(tmp_path / "o" / "consistency.csv", index_col=0)
+    assert table.loc["A", "B"] > 0.9           # the measurement block's signal survives the join
+    bad = meta.copy()
+    bad.loc[10, "IMAGE"] = "other.png"
+    _write(tmp_path / "bad", np.ones((n, 2), np.float32), bad)
+    assert main(["consistency", str(tmp_path / "enc"), str(tmp_path / "bad"), "--out", str(tmp_path / "o2")]) == 2
+    assert "data row 11 is 'other.png'" in capsys.readouterr().err

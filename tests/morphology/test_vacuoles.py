@@ -68,3 +68,32 @@ def test_params_are_the_operating_point_and_serialise():
     d = p.to_dict()
     assert d["min_diameter_um"] == 0.6 and d["core_below_glass"] == 14.0
     assert VacuoleParams(**d) == p
+
+
+def test_touching_vacuoles_split_into_two():
+    """Two punched holes that touch merge into one non-round pale spot: the watershed split
+    (``split_clusters``, off at the operating point: docs/morphology.md) finds both; without it
+    the detector rejects the merged spot (the known gap)."""
+    import dataclasses
+
+    from vexscreen.morphology.vacuoles import split_cluster
+
+    r = drawn(0, cell_type="PN")
+    m = segment_cell(r.image)
+    glass = m.background
+    cy, cx = spot_at(m)
+    pair = punch(punch(r.image, cy, cx - 5, 5.5, glass), cy, cx + 5, 5.5, glass)
+    on = dataclasses.replace(VacuoleParams(), split_clusters=True)
+    found = detect_vacuoles(pair, m.cell, m.nucleus, glass, 0.1, on)
+    assert len(found) == 2
+    assert sorted(round(v.x) for v in found) == pytest.approx([cx - 5, cx + 5], abs=2)
+    assert detect_vacuoles(pair, m.cell, m.nucleus, glass, 0.1) == []      # the default: off
+    # one round hole is never cut
+    one = punch(r.image, cy, cx, 6, glass)
+    assert len(detect_vacuoles(one, m.cell, m.nucleus, glass, 0.1, on)) == 1
+    yy, xx = np.mgrid[:40, :40]
+    disc = (yy - 20) ** 2 + (xx - 20) ** 2 <= 64
+    assert len(split_cluster(disc, 0.1)) == 1
+    dumbbell = ((yy - 20) ** 2 + (xx - 13) ** 2 <= 36) | ((yy - 20) ** 2 + (xx - 26) ** 2 <= 36)
+    parts = split_cluster(dumbbell, 0.1)
+    assert len(parts) == 2 and not (parts[0] & parts[1]).any() and (parts[0] | parts[1]).sum() == dumbbell.sum()

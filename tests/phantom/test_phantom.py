@@ -366,3 +366,53 @@ def test_progress_callback_and_log(tmp_path, caplog, capsys):
     assert calls[-1] == (n, n) and [d for d, _ in calls] == sorted(d for d, _ in calls)
     assert f"phantom: {n} cells rendered" in caplog.text
     assert capsys.readouterr() == ("", "")
+
+
+# --------------------------------------------------------------------------- --patients-per-group (issue 11.4)
+
+def test_patients_per_group_structure_from_study_patients():
+    full = study_structure()
+    s = cohort_structure("study", 1.0, patients_per_group=8, seed=3)
+    assert s.groupby("GROUP").PATIENT.nunique().to_dict() == {"MDS": 8, "UBA1-WT": 8, "VEXAS": 8}
+    assert s.groupby(["CELL_TYPE", "GROUP"]).PATIENT.nunique().eq(8).all()
+    # every patient is a copy of one study patient: its per-cell-type sample counts and cell counts
+    by_patient = {p: sorted(zip(g.CELL_TYPE, g.N_CELLS)) for p, g in full.groupby("PATIENT")}
+    for p, g in s.groupby("PATIENT"):
+        assert sorted(zip(g.CELL_TYPE, g.N_CELLS)) in by_patient.values(), p
+        assert all(x.startswith(f"{g.GROUP.iloc[0]}-") for x in g.SAMPLE)
+    assert not s.duplicated(["CELL_TYPE", "SAMPLE"]).any()      # every sample its own smear
+    # seeded: same seed same structure, another seed another draw
+    pd.testing.assert_frame_equal(s, cohort_structure("study", 1.0, patients_per_group=8, seed=3))
+    assert not s.equals(cohort_structure("study", 1.0, patients_per_group=8, seed=4))
+    # the null cohort draws the same structure; scale and cell types apply as without the option
+    pd.testing.assert_frame_equal(s, cohort_structure("null", 1.0, patients_per_group=8, seed=3))
+    small = cohort_structure("study", 0.01, ("MO",), patients_per_group=8, seed=3)
+    assert set(small.CELL_TYPE) == {"MO"} and (small.N_CELLS >= 1).all()
+    # the default: the study's own patients, as before
+    assert set(cohort_structure("study", 0.02).PATIENT) == set(full.PATIENT)
+
+
+def test_patients_per_group_bad_values():
+    for bad in (0, -1, 201):
+        with pytest.raises(InputError, match="patients-per-group"):
+            cohort_structure("study", 1.0, patients_per_group=bad)
+    with pytest.raises(InputError, match="not small"):
+        cohort_structure("small", 1.0, patients_per_group=4)
+
+
+def test_cli_patients_per_group(tmp_path, capsys):
+    from vexscreen.cli import main
+
+    out = tmp_path / "ph"
+    args = ["phantom", "--out", str(out), "--cohort", "null", "--patients-per-group", "1", "--scale", "0.001",
+            "--cell-types", "LY", "--encoder-test-per-group", "0", "--seed", "1", "--no-progress"]
+    assert main(args) == 0
+    truth = read_truth(out)
+    assert truth.groupby("group").patient.unique().map(list).to_dict() == {
+        "MDS": ["MDS[1]"], "UBA1-WT": ["UBA1-WT[1]"], "VEXAS": ["VEXAS[1]"]}
+    expected = cohort_structure("null", 0.001, ("LY",), patients_per_group=1, seed=1)
+    assert len(truth) == expected.N_CELLS.sum()
+    assert "1 patients per group" in capsys.readouterr().out
+    # the option is part of the settings: another value in the same folder is refused
+    assert main(args[:6] + ["2"] + args[7:]) == 2
+    assert main(["phantom", "--out", str(tmp_path / "z"), "--patients-per-group", "0"]) == 2

@@ -12,7 +12,10 @@ def register(sub) -> None:
         description="Patient-stratified splits, bootstrapped medians of cell encodings, RBF SVM; "
                     "AUC / sensitivity / specificity with 95%% CIs at aggregate level as in the "
                     "study, and leave-one-patient-out at patient level. The last group is the "
-                    "positive class. Writes OUT/evaluation.json and OUT/evaluation_umap.png.")
+                    "positive class. Writes OUT/evaluation.json and OUT/evaluation_umap.png. With a measure "
+                    "folder among the DIRs (it holds measurements.csv), also OUT/measurements_by_patient.csv: "
+                    "vacuolated fraction, mean lobes and pseudo-Pelger fraction per patient and per group, "
+                    "with the patient-level AUC and exact permutation p of each.")
     add_encoding_input(p)
     p.add_argument("--groups", required=True,
                    help="comma-separated groups, last = positive, e.g. UBA1-WT,VEXAS or MDS,UBA1-WT,VEXAS")
@@ -53,5 +56,26 @@ def run(args) -> int:
                                           aggregate_size=args.aggregate_size, seed=args.seed)
         aggregate_umap_figure(A, owners, dict(zip(table["patient"], table["label"])), classes,
                               result, args.out / "evaluation_umap.png")
-    print(f"wrote {args.out}/evaluation.json" + ("" if args.no_plots else ", evaluation_umap.png"))
+    written = ["evaluation.json"] + ([] if args.no_plots else ["evaluation_umap.png"])
+    written += _measurement_table(args, classes)
+    print(f"wrote {args.out}/" + ", ".join(written))
     return 0
+
+
+def _measurement_table(args, classes) -> list[str]:
+    """measurements_by_patient.csv (and its printout) from the first DIR holding measurements.csv."""
+    import pandas as pd
+
+    from ..data import write_csv
+    from ..evaluation.measurements import (format_measurements_by_patient, measurement_rows,
+                                           measurements_by_patient)
+
+    found = [Path(d) / "measurements.csv" for d in (args.dir or []) if (Path(d) / "measurements.csv").is_file()]
+    if not found:
+        return []
+    table = pd.read_csv(found[0], dtype={"PATIENT": str, "SAMPLE": str, "GROUP": str, "IMAGE": str})
+    result = measurements_by_patient(table, classes, source=found[0])
+    write_csv(args.out / "measurements_by_patient.csv", measurement_rows(result))
+    print(f"\nmeasurements per patient ({found[0]}):")
+    print(format_measurements_by_patient(result))
+    return ["measurements_by_patient.csv"]

@@ -17,6 +17,9 @@ def register(subparsers) -> None:
     p.add_argument("--cohort", choices=("study", "small", "null"), default="study",
                    help="study: the paper's 12 patients/176 samples; small: 2 patients per group, 2 samples, "
                         "6 cells (x --scale); null: the study's structure with no group phenotype")
+    p.add_argument("--patients-per-group", type=int, default=None, metavar="N",
+                   help="study and null: N patients per group, each with the samples and cell counts of a "
+                        "study patient drawn at random (seeded; default: the study's 3/3/6 patients)")
     p.add_argument("--scale", type=float, default=1.0, help="cells per sample x F (at least 1 per sample)")
     p.add_argument("--seed", type=int, default=0, help="random seed, >= 0")
     p.add_argument("--workers", type=int, default=1, help="worker processes")
@@ -49,11 +52,13 @@ def run(args) -> int:
     out = make_cohort(args.out, cohort=args.cohort, scale=args.scale, seed=args.seed,
                       workers=args.workers, cell_types=cell_types,
                       encoder_test_per_group=args.encoder_test_per_group, preview=args.preview,
-                      source_images=args.source_images, progress=not args.no_progress)
+                      source_images=args.source_images, progress=not args.no_progress,
+                      patients_per_group=args.patients_per_group)
     truth_path = out / "truth.csv"
     truth = pd.read_csv(truth_path, usecols=["set", "cell_type"])
     counts = truth.groupby(["set", "cell_type"]).size()
-    print(f"phantom ({args.cohort}, scale {args.scale}, seed {args.seed}): {len(truth)} images in "
+    per_group = "" if args.patients_per_group is None else f", {args.patients_per_group} patients per group"
+    print(f"phantom ({args.cohort}{per_group}, scale {args.scale}, seed {args.seed}): {len(truth)} images in "
           f"{time.time() - t0:.1f} s -> {args.out}")
     for (s, ct), n in counts.items():
         print(f"  {s:12s} {ct}: {n}")

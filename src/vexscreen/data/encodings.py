@@ -187,3 +187,59 @@ def save_encodings(folder, X: np.ndarray, meta: pd.DataFrame, *, encoder_test: b
     write_npy(folder / f"{prefix}encodings.npy", X)
     write_csv(folder / f"{prefix}metadata.csv", meta)
     return folder
+
+
+def _first_difference(a: np.ndarray, b: np.ndarray) -> int:
+    """Index of the first row where ``a`` and ``b`` differ (the shorter length when one is a prefix)."""
+    n = min(len(a), len(b))
+    diff = np.nonzero(a[:n] != b[:n])[0]
+    return int(diff[0]) if len(diff) else n
+
+
+def _check_same_cells(first: EncodingSet, other: EncodingSet) -> None:
+    """``other`` holds the same cells as ``first``, row for row (by ``IMAGE``), with the same labels."""
+    for block in (first, other):
+        if "IMAGE" not in block.meta.columns:
+            raise InputError("combining encoding folders needs an IMAGE column in every metadata table "
+                             "(encode and measure write one)", block.source or None)
+    a, b = first.meta["IMAGE"].to_numpy(str), other.meta["IMAGE"].to_numpy(str)
+    if len(a) != len(b) or (a != b).any():
+        i = _first_difference(a, b)
+        left = str(a[i]) if i < len(a) else "(no row)"
+        right = str(b[i]) if i < len(b) else "(no row)"
+        raise InputError(f"not the same cells as {first.source or 'the first block'}: data row {i + 1} is "
+                         f"{right!r} here but {left!r} there ({len(b)} vs {len(a)} rows)", other.source or None)
+    for col in ("GROUP", "PATIENT", "SAMPLE"):
+        if col in first.meta.columns and col in other.meta.columns:
+            x, y = first.meta[col].to_numpy(str), other.meta[col].to_numpy(str)
+            if (x != y).any():
+                i = _first_difference(x, y)
+                raise InputError(f"{col} differs from {first.source or 'the first block'} at data row {i + 1} "
+                                 f"({a[i]}: {str(y[i])!r} here, {str(x[i])!r} there)", other.source or None)
+
+
+def combine_blocks(blocks: Sequence[EncodingSet]) -> EncodingSet:
+    """Several encoding sets of the same cells (e.g. CNN encodings and measurements) as one.
+
+    Rows are matched by ``IMAGE`` (same images in the same order; a mismatch is an
+    InputError naming the first differing row). Each block is L2-normalised per cell
+    on its own, as the study normalises encodings before evaluation (METHOD.md Step 2b),
+    so that a 512-dimensional block does not outweigh an 18-column one; the blocks are
+    then concatenated (every block weighs the same in the joint vector). One block is
+    returned unchanged. The metadata is the first block's.
+    """
+    blocks = list(blocks)
+    if not blocks:
+        raise InputError("no encoding sets to combine")
+    if len(blocks) == 1:
+        return blocks[0]
+    for other in blocks[1:]:
+        _check_same_cells(blocks[0], other)
+    parts = []
+    for block in blocks:
+        X = np.asarray(block.X, dtype=np.float32)
+        norm = np.linalg.norm(X, axis=1, keepdims=True)
+        parts.append(X / np.where(norm > 0, norm, 1.0))  # an all-zero row (an unmeasured cell) stays 0
+    source = " + ".join(b.source for b in blocks if b.source)
+    return EncodingSet(np.concatenate(parts, axis=1).astype(np.float32), blocks[0].meta.copy(), source,
+                       blocks[0].required)

@@ -67,6 +67,7 @@ class VacuoleParams:
     edge_margin_um: float = 0.2       # search region: this far inside the outline ...
     nucleus_margin_um: float = 0.1    # ... and this far from the nucleus closed over its folds
     nucleus_fold_um: float = 0.6
+    split_clusters: bool = False      # cut a non-round pale spot into round parts: off (docs/morphology.md)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -125,36 +126,76 @@ def candidates(green: np.ndarray, glass: float, cell: np.ndarray, nucleus: np.nd
     lab = label(pale)  # not clipped: a notch stays joined to the glass, a gap to its fold
     out = []
     max_area = 4 * np.pi * (params.max_diameter_um / 2 / pixel_size) ** 2
+    maps = dict(green=green, region=region, cell=cell, nucleus=nucleus, cyto=cyto, to_edge=to_edge,
+                to_nucleus=to_nucleus)
     for r in regionprops(lab):
         if r.area > max_area:  # far too large for a vacuole (the glass, a pale fold): skip its features
             continue
         sl = tuple(slice(max(0, s.start - RIM_PX - 5), s.stop + RIM_PX + 5) for s in r.slice)
         m = lab[sl] == r.label
-        inside = float(region[sl][m].mean())
-        if inside == 0:
+        if region[sl][m].mean() == 0:
             continue
-        ring = _ring(m, RIM_PX)
-        gs = green[sl]
-        core = np.percentile(gs[m], 90)
-        ring_vals = gs[ring]
-        out.append(dict(
-            y=float(r.centroid[0]), x=float(r.centroid[1]),
-            area_um2=float(r.area) * pixel_size ** 2,
-            diameter_um=float(r.equivalent_diameter_area) * pixel_size,
-            solidity=float(r.solidity),
-            elongation=float(r.axis_major_length / max(r.axis_minor_length, 1.0)),
-            contrast=float(core - np.median(ring_vals)),
-            below_glass=float(glass - gs[m].max()),
-            inside=inside,
-            rim_cell=float(cell[sl][ring].mean()),
-            rim_nucleus=float(nucleus[sl][ring].mean()),
-            rim_dark=float((ring_vals <= core - params.min_rim_contrast / 2).mean()),
-            wall=float(core - np.percentile(ring_vals, 90)),
-            edge_um=float(to_edge[sl][m].min()),
-            nucleus_um=float(to_nucleus[sl][m].min()),
-            halo=_halo(gs, m, ring_vals, cyto[sl]),
-        ))
+        parts = split_cluster(m, pixel_size, params) if params.split_clusters and not _round(r, params) else [m]
+        for part in parts:
+            out.append(_features(part, m, sl, glass, pixel_size, params, maps))
     return out
+
+
+def _round(r, params: VacuoleParams) -> bool:
+    elongation = r.axis_major_length / max(r.axis_minor_length, 1.0)
+    return r.solidity >= params.min_solidity and elongation <= params.max_elongation
+
+
+def split_cluster(m: np.ndarray, pixel_size: float, params: VacuoleParams = DEFAULT_PARAMS) -> list[np.ndarray]:
+    """A non-round pale spot cut into its round parts: touching vacuoles merge into one spot.
+
+    A watershed of the distance transform from its maxima at least a minimum vacuole radius
+    apart (the classic split of touching discs); parts smaller than a minimum vacuole are dropped.
+    One maximum: the spot unchanged.
+    """
+    from skimage.feature import peak_local_max
+    from skimage.segmentation import watershed
+
+    radius = params.min_diameter_um / 2 / pixel_size
+    dist = ndi.distance_transform_edt(m)
+    peaks = peak_local_max(dist, min_distance=max(1, int(round(radius))), threshold_abs=radius,
+                           labels=m.astype(int), exclude_border=False)
+    if len(peaks) < 2:
+        return [m]
+    markers = np.zeros(m.shape, int)
+    markers[tuple(peaks.T)] = np.arange(1, len(peaks) + 1)
+    ws = watershed(-dist, markers, mask=m)
+    min_area = np.pi * radius ** 2
+    return [ws == k for k in range(1, len(peaks) + 1) if (ws == k).sum() >= min_area]
+
+
+def _features(m: np.ndarray, whole: np.ndarray, sl, glass: float, pixel_size: float, params: VacuoleParams,
+              maps: dict) -> dict:
+    """The features of one spot ``m`` (within the slice ``sl``); its ring leaves out the rest of the
+    spot it was cut from (``whole``): two touching vacuoles share no wall."""
+    (ys, xs), r = np.nonzero(m), regionprops(m.astype(np.uint8))[0]
+    ring = _ring(m, RIM_PX) & ~whole
+    gs = maps["green"][sl]
+    core = np.percentile(gs[m], 90)
+    ring_vals = gs[ring] if ring.any() else gs[_ring(m, RIM_PX)]
+    ring = ring if ring.any() else _ring(m, RIM_PX)
+    return dict(
+        y=float(ys.mean() + sl[0].start), x=float(xs.mean() + sl[1].start),
+        area_um2=float(m.sum()) * pixel_size ** 2,
+        diameter_um=float(r.equivalent_diameter_area) * pixel_size,
+        solidity=float(r.solidity),
+        elongation=float(r.axis_major_length / max(r.axis_minor_length, 1.0)),
+        contrast=float(core - np.median(ring_vals)),
+        below_glass=float(glass - gs[m].max()),
+        inside=float(maps["region"][sl][m].mean()),
+        rim_cell=float(maps["cell"][sl][ring].mean()),
+        rim_nucleus=float(maps["nucleus"][sl][ring].mean()),
+        rim_dark=float((ring_vals <= core - params.min_rim_contrast / 2).mean()),
+        wall=float(core - np.percentile(ring_vals, 90)),
+        edge_um=float(maps["to_edge"][sl][m].min()),
+        nucleus_um=float(maps["to_nucleus"][sl][m].min()),
+        halo=_halo(gs, m, ring_vals, maps["cyto"][sl]),
+    )
 
 
 def passes(c: dict, params: VacuoleParams = DEFAULT_PARAMS) -> bool:

@@ -49,6 +49,7 @@ CHUNK = 48
 SMALL_PATIENTS = 2     # per group
 SMALL_SAMPLES = 2      # per patient
 SMALL_CELLS = 6        # per sample (times --scale)
+_RESAMPLE = 21         # generator key of --patients-per-group (phenotypes uses 11-15)
 
 log = logging.getLogger(__name__)
 
@@ -62,8 +63,14 @@ PHENO_COLUMNS = list(P.BASELINE.to_dict().keys())
 TRUTH_COLUMNS = ID_COLUMNS + [c for c in SPEC_COLUMNS if c != "cell_type"] + DRAWN_COLUMNS + PHENO_COLUMNS
 
 
-def cohort_structure(cohort: str = "study", scale: float = 1.0, cell_types=CELL_TYPES) -> pd.DataFrame:
-    """Rows CELL_TYPE, GROUP, PATIENT, SAMPLE, N_CELLS for the phantom (>= 1 cell per sample)."""
+def cohort_structure(cohort: str = "study", scale: float = 1.0, cell_types=CELL_TYPES, *,
+                     patients_per_group: int | None = None, seed: int = 0) -> pd.DataFrame:
+    """Rows CELL_TYPE, GROUP, PATIENT, SAMPLE, N_CELLS for the phantom (>= 1 cell per sample).
+
+    ``patients_per_group`` (``study`` and ``null`` only): N patients per group instead of the
+    study's 3/3/6, each with the samples and cell counts of a study patient drawn at random
+    (:func:`resampled_structure`); None keeps the study's own structure.
+    """
     if cohort not in COHORTS:
         raise InputError(f"unknown cohort {cohort!r}; choose one of {', '.join(COHORTS)}")
     if not (scale > 0 and math.isfinite(scale)):
@@ -72,6 +79,10 @@ def cohort_structure(cohort: str = "study", scale: float = 1.0, cell_types=CELL_
     if bad or not cell_types:
         raise InputError(f"cell types must be among {', '.join(CELL_TYPES)}; got {', '.join(map(str, cell_types))}")
     df = study_structure()
+    if patients_per_group is not None:
+        if cohort == "small":
+            raise InputError("--patients-per-group is for the study and null cohorts, not small")
+        df = resampled_structure(df, patients_per_group, seed)
     df = df[df.CELL_TYPE.isin(cell_types)].copy()
     if cohort == "small":
         keep_pat = set()
@@ -87,6 +98,32 @@ def cohort_structure(cohort: str = "study", scale: float = 1.0, cell_types=CELL_
     df = df.sort_values(["CELL_TYPE", "GROUP", "PATIENT", "SAMPLE"],
                         key=lambda s: s.map(order) if s.name == "CELL_TYPE" else s)
     return df.reset_index(drop=True)
+
+
+MAX_PATIENTS_PER_GROUP = 200
+
+
+def resampled_structure(study: pd.DataFrame, patients_per_group: int, seed: int) -> pd.DataFrame:
+    """N patients per group of ``study`` (named ``GROUP[1]``..``GROUP[N]``), each a copy of a
+    study patient drawn at random, with replacement, from all groups alike (so the counts carry no
+    group signal): its samples (every cell type of a sample kept together, as a smear holds all
+    three) and their cell counts. Samples get new names (``<group>-<k>-<j>``), so every smear has its
+    own stain. Seeded by ``seed`` and the group's name only.
+    """
+    n = int(patients_per_group)
+    if not 1 <= n <= MAX_PATIENTS_PER_GROUP:
+        raise InputError(f"--patients-per-group must be within 1-{MAX_PATIENTS_PER_GROUP}, got {patients_per_group}")
+    templates = sorted(study.PATIENT.unique())
+    rows = []
+    for group in sorted(study.GROUP.unique()):
+        rng = P.generator(seed, _RESAMPLE, P.stable_id(group))
+        for k, pick in enumerate(rng.integers(len(templates), size=n), start=1):
+            src = study[study.PATIENT == templates[pick]]
+            names = {s: f"{group}-{k}-{j:02d}" for j, s in enumerate(sorted(src.SAMPLE.unique()), start=1)}
+            for r in src.itertuples(index=False):
+                rows.append({"CELL_TYPE": r.CELL_TYPE, "GROUP": group, "PATIENT": f"{group}[{k}]",
+                             "SAMPLE": names[r.SAMPLE], "N_CELLS": int(r.N_CELLS)})
+    return pd.DataFrame(rows, columns=list(study.columns))
 
 
 # --------------------------------------------------------------------------- work units
@@ -189,20 +226,25 @@ def _run_unit(args):
 
 # --------------------------------------------------------------------------- cohort
 
-def _manifest(cohort, scale, seed, cell_types, encoder_test_per_group, source_images) -> dict:
+def _manifest(cohort, scale, seed, cell_types, encoder_test_per_group, source_images,
+              patients_per_group=None) -> dict:
+    extra = {} if patients_per_group is None else {"patients_per_group": int(patients_per_group)}
     return {"tool": "vexscreen phantom", "version": PHANTOM_VERSION, "cohort": cohort, "scale": float(scale),
             "seed": int(seed), "cell_types": list(cell_types),
             "encoder_test_per_group": int(encoder_test_per_group),
-            "source_images": None if source_images is None else str(Path(source_images).resolve())}
+            "source_images": None if source_images is None else str(Path(source_images).resolve()),
+            **extra}
 
 
 def make_cohort(out, cohort: str = "study", scale: float = 1.0, seed: int = 0, workers: int = 1,
                 cell_types=CELL_TYPES, encoder_test_per_group: int = 30, preview: bool = False,
-                source_images=None, progress: ProgressArg = False) -> Path:
+                source_images=None, progress: ProgressArg = False,
+                patients_per_group: int | None = None) -> Path:
     """Write a phantom cohort under ``out`` (see the module docstring); return ``out``.
 
     ``out/truth.csv`` lists every image; ``read_truth(out)`` loads it. ``progress``: True for
     a bar on stderr, or ``progress(cells_done, cells_total)`` (:mod:`vexscreen.progress`).
+    ``patients_per_group``: N patients per group (see :func:`cohort_structure`); None: the study's.
     """
     out = Path(out)
     if out.exists() and not out.is_dir():
@@ -212,12 +254,13 @@ def make_cohort(out, cohort: str = "study", scale: float = 1.0, seed: int = 0, w
         raise InputError(f"--workers must be at least 1, got {workers}")
     if encoder_test_per_group < 0:
         raise InputError("--encoder-test-per-group must be >= 0")
-    structure = cohort_structure(cohort, scale, cell_types)
+    structure = cohort_structure(cohort, scale, cell_types, patients_per_group=patients_per_group, seed=seed)
     sources = None
     if source_images is not None:
         from .texture import source_images as find_sources
         sources = {k: [str(p) for p in v] for k, v in find_sources(source_images, cell_types).items()}
-    _claim(out, _manifest(cohort, scale, seed, cell_types, encoder_test_per_group, source_images))
+    _claim(out, _manifest(cohort, scale, seed, cell_types, encoder_test_per_group, source_images,
+                          patients_per_group))
     units = _units(structure, encoder_test_per_group, cell_types)
     parts = out / ".parts"
     done = {p.stem for p in parts.glob("*.csv")} if parts.is_dir() else set()
