@@ -11,7 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..model._deps import CELL_TYPE_NAMES, VEXSCREEN_VERSION
+from .. import __version__ as VEXSCREEN_VERSION
+from ..study import CELL_TYPE_NAMES
 from ..model.combine import combine, combine_rows
 from ..model.measures import VACUOLATED, cell_values, patient_values
 from .result import CellTypeResult, ScreeningResult, statement_of, type_note, verdict_of
