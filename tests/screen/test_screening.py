@@ -167,3 +167,14 @@ def test_model_without_encoder_cannot_encode(patients, tmp_path):
     model = ReferenceModel(cell_types=("PN",), n_aggregates=10, min_cells=5).fit({"PN": enc})
     with pytest.raises(InputError, match="carries no encoder for PN"):
         model.screen(patients["pos"])
+
+
+def test_interval_holds_the_estimate():
+    """The percentile interval is widened to hold the estimate when a skewed bootstrap leaves it out."""
+    from vexscreen.screen.assemble import _interval
+
+    reps = np.linspace(0.32, 0.45, 41)
+    lo, hi = np.quantile(reps, [0.025, 0.975])
+    assert _interval(reps, 0.95, 0.38) == [pytest.approx(lo), pytest.approx(hi)]
+    assert _interval(reps, 0.95, 0.30) == [0.30, pytest.approx(hi)]
+    assert _interval(reps, 0.95, 0.50) == [pytest.approx(lo), 0.50]
