@@ -3,6 +3,8 @@ its screening step (5) for real on a tiny phantom.
 
 The demo run itself (about 10 minutes) is `make demo`; its numbers are in the README.
 """
+from pathlib import Path
+
 import pytest
 
 from vexscreen.cli import main
@@ -83,7 +85,33 @@ def test_steps_reported_in_order_with_their_results(tmp_path, monkeypatch, capsy
     assert capsys.readouterr() == ("", "")
 
 
-def test_screening_step_on_held_out_phantom(tmp_path):
+def measure_like_morphology(scan, out_dir, *, workers: int = 1):
+    """A stand-in in the shape of vexscreen.morphology.measure_scan: raw values in measurements.csv,
+    encodings z-scored over this scan, a flat measure.json with columns/mean/std; returns the summary."""
+    import numpy as np
+    import pandas as pd
+
+    from vexscreen.data import save_encodings, write_csv, write_json
+    from vexscreen.data.scan import load_rgb
+
+    columns = ["vacuole_count", "pale_share", "mean_red"]
+    values = []
+    for rec in scan.images:
+        a = np.asarray(load_rgb(rec.path), dtype=float)
+        pale = float((a.min(axis=2) > 225).mean())
+        values.append([round(100 * pale), pale, a[..., 0].mean()])
+    values = np.asarray(values)
+    mean, std = values.mean(0), np.where(values.std(0) > 1e-12, values.std(0), 1.0)
+    save_encodings(out_dir, ((values - mean) / std).astype(np.float32), scan.metadata())
+    table = pd.concat([scan.metadata(), pd.DataFrame(values, columns=columns)], axis=1).assign(quality="ok")
+    write_csv(Path(out_dir) / "measurements.csv", table)
+    summary = {"version": 1, "pixel_size_um": 0.1, "columns": columns, "mean": dict(zip(columns, mean)),
+               "std": dict(zip(columns, std)), "images": len(values), "seconds": 0.0}
+    write_json(Path(out_dir) / "measure.json", summary)
+    return summary
+
+
+def test_screening_step_on_held_out_phantom(tmp_path, monkeypatch):
     """Step 5 for real, tiny: a model fitted on one phantom's encodings screens held-out phantom
     patients drawn with another seed, arranged as patient folders; reports, index and the text."""
     import json
@@ -134,3 +162,26 @@ def test_screening_step_on_held_out_phantom(tmp_path):
     assert text[2].startswith("   phantom-MDS-1 (truly MDS): ") and str(r["patients"][0]["report"]) in text[2]
     assert r["patients"][0]["result"].statement in text[2]
     assert str(r["index"]) in text[-1] and "CNN encodings alone" in text[-1]
+
+    # with a measuring step installed (vexscreen.morphology's shape), the same step uses it
+    monkeypatch.setattr("vexscreen.screen.measuring.default_measure_fn", lambda: measure_like_morphology)
+    steps.clear()
+    r = screening_demo(tmp_path / "screening", tmp_path / "pipeline", ph, workers=1,
+                       on_step=lambda step, info: steps.append((step, info)),
+                       settings=dict(cell_types=("PN",), n_aggregates=10, min_cells=8, n_bootstrap=8),
+                       heldout=dict(scale=0.7, cell_types=("PN",)))
+    assert steps[0][1]["uses"] == ["encodings", "measurements"] == steps[1][1]["model"].uses
+    assert (tmp_path / "screening" / "measurements" / "PN" / "measure.json").is_file()  # the reference's
+    report = json.loads((r["patients"][0]["report"].parent / "report.json").read_text())
+    assert report["model"]["uses"] == ["encodings", "measurements"]
+    assert [m["name"] for m in report["measurements"]][:1] == ["vacuolated neutrophils"]
+    assert "encodings and the cell measurements" in format_demo_step(*steps[-1])
+
+
+def test_screening_step_asked_for_measurements_without_a_measuring_step(tmp_path, monkeypatch):
+    from vexscreen.demo import screening_demo
+
+    monkeypatch.setattr("vexscreen.screen.measuring.default_measure_fn", lambda: None)
+    with pytest.raises(InputError, match="vexscreen.morphology is not installed"):
+        screening_demo(tmp_path / "s", tmp_path / "pipeline", tmp_path / "phantom", measurements=True)
+    assert not (tmp_path / "s").exists()
