@@ -178,3 +178,10 @@ def test_interval_holds_the_estimate():
     assert _interval(reps, 0.95, 0.38) == [pytest.approx(lo), pytest.approx(hi)]
     assert _interval(reps, 0.95, 0.30) == [0.30, pytest.approx(hi)]
     assert _interval(reps, 0.95, 0.50) == [pytest.approx(lo), 0.50]
+
+
+def test_cells_of_an_encodings_only_model_have_quality_ok(model, patients, tmp_path):
+    """Not measured: measurement fields null, quality "ok" (decoded by the scanner), as the schema reads it."""
+    cells = model.screen(patients["neg"], tmp_path / "neg").to_dict()["cells"]
+    assert cells and all(c["quality"] == "ok" and c["vacuole_count"] is None and c["nucleus_lobes"] is None
+                         for c in cells)

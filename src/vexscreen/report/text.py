@@ -6,6 +6,8 @@ each into the text the CLI prints.
 """
 from __future__ import annotations
 
+import textwrap
+
 from ..study import CELL_TYPE_NAMES
 from .tables import format_consistency, format_recovery, format_summary
 
@@ -46,14 +48,15 @@ def _training_heading(cfg) -> str:
 def _screening_heading(i: dict) -> str:
     st, h = i["settings"], i["heldout"]
     types = " and ".join(CELL_TYPE_NAMES[ct] for ct in st["cell_types"])
-    rests = " and ".join(i["uses"])
-    return (f"\n== 5. Screening held-out phantom patients with a reference model (issue 12) ==\n"
-            f"   model: {st['classes'][-1]} vs {'+'.join(st['classes'][:-1])}, fitted on the phantom cohort's "
-            f"{types} ({rests});\n   the study's classifier on {st['n_aggregates']} aggregates per patient, "
-            f"a type counts from {st['min_cells']} cells, interval from {st['n_bootstrap']} bootstrap "
-            f"replicates\n   (demo settings: vexscreen.demo.DEMO_SCREENING).\n"
-            f"   held-out: the phantom's {h['cohort']} cohort drawn with seed {h['seed']} (never seen by the "
-            f"model), as patient folders\n   (<smear>/neutrophil/, <smear>/monocyte/ ...).")
+    model = (f"model: {st['classes'][-1]} vs {'+'.join(st['classes'][:-1])} on the phantom cohort's {types} "
+             f"({' and '.join(i['uses'])}): the study's classifier, {st['n_aggregates']} aggregates per patient; "
+             f"a type counts from {st['min_cells']} cells; interval from {st['n_bootstrap']} bootstrap replicates "
+             "(demo settings, vexscreen.demo.DEMO_SCREENING).")
+    held = (f"held-out: the phantom's {h['cohort']} cohort drawn with seed {h['seed']}, never seen by the model, "
+            "as patient folders (<smear>/neutrophil/, <smear>/monocyte/).")
+    wrap = textwrap.TextWrapper(width=100, initial_indent="   ", subsequent_indent="   ")
+    return ("\n== 5. Screening held-out phantom patients with a reference model (issue 12) ==\n"
+            + wrap.fill(model) + "\n" + wrap.fill(held))
 
 
 def _screening_model(i: dict) -> str:
