@@ -22,12 +22,13 @@ test: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/vexscreen demo --out demo_out
 
-# Speed benchmarks only; encode.py and train.py also write bench/results/*.json.
+# Speed benchmarks only; encode.py, train.py and screen.py also write bench/results/*.json.
 bench: $(STAMP)
 	$(BIN)/python bench/evaluate.py
 	$(BIN)/python bench/encode.py
 	$(BIN)/python bench/train.py
 	$(BIN)/python bench/phantom.py
+	$(BIN)/python bench/screen.py
 
 # The experiments take 15-45 min each on 2 CPU cores and are run one at a time, by hand.
 experiments:

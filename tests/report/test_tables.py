@@ -66,7 +66,7 @@ def test_every_demo_step_has_its_text(tmp_path):
                                 "auc": M},
             "phantom": {"scale": 0.02}, "phantom_done": {"seconds": 41.6, "folder": tmp_path / "phantom"},
             "pipeline": {"config": demo_train_config()}, "pipeline_done": {"result": _result()},
-            "done": {"seconds": 400.2, "out": tmp_path}}
+            "done": {"seconds": 400.2, "out": tmp_path}, **_screening_info(tmp_path)}
     assert set(info) == set(DEMO_STEPS)
     text = {step: format_demo_step(step, i) for step, i in info.items()}
     assert text["published"].startswith("== 1. ") and text["synthetic"].startswith("\n== 2. ")
@@ -78,5 +78,33 @@ def test_every_demo_step_has_its_text(tmp_path):
                                 "<= 4 epochs), encoding, evaluation ==")
     assert text["pipeline_done"].startswith(format_pipeline_result(_result()) + "\n\nAUC aggregates:")
     assert text["done"] == f"\ndone in 400 s; outputs in {tmp_path}/"
+    heading = " ".join(text["screening"].split())
+    assert text["screening"].startswith("\n== 5. Screening held-out phantom patients")
+    assert ("VEXAS vs MDS+UBA1-WT on the phantom cohort's neutrophils and monocytes (encodings): the study's "
+            "classifier, 50 aggregates per patient; a type counts from 20 cells; interval from 50 bootstrap "
+            "replicates") in heading and "small cohort drawn with seed 1" in heading
+    assert max(len(line) for line in text["screening"].splitlines()) <= 100
+    assert text["screening_model"] == ("   reference patients, leave-one-patient-out AUC: PN 0.00 (p=1.000), MO not "
+                                       f"defined; combined 0.67 (p=0.241)\n   model folder: {tmp_path / 'model'}")
+    assert text["screened"] == (f"   phantom-VEXAS-1 (truly VEXAS): VEXAS-like: 0.91 [0.84-0.96] from 24 neutrophils"
+                                f"\n      -> {tmp_path / 'r.html'}")
+    assert text["screening_done"].startswith(f"   index of the 6 reports: {tmp_path / 'index.html'}  (31 s)\n")
+    assert "CNN encodings alone" in text["screening_done"]
+
+
+def _screening_info(tmp_path) -> dict:
+    from types import SimpleNamespace
+
+    from vexscreen.demo import DEMO_HELDOUT, DEMO_SCREENING
+
+    reference = {"cell_types": {"PN": {"auc": 0.0, "p_value": 1.0}, "MO": {"auc": None, "p_value": None}},
+                 "patient_level": {"auc": 2 / 3, "p_value": 0.2409}}
+    statement = "VEXAS-like: 0.91 [0.84-0.96] from 24 neutrophils"
+    return {"screening": {"settings": DEMO_SCREENING, "heldout": DEMO_HELDOUT, "uses": ["encodings"]},
+            "screening_model": {"model": SimpleNamespace(reference_=reference), "folder": tmp_path / "model"},
+            "screened": {"patient": "phantom-VEXAS-1", "truth": "VEXAS", "report": tmp_path / "r.html",
+                         "result": SimpleNamespace(statement=statement)},
+            "screening_done": {"seconds": 31.2, "index": tmp_path / "index.html", "n_patients": 6,
+                               "uses": ["encodings"]}}
     with pytest.raises(ValueError, match="unknown demo step"):
         format_demo_step("nonsense", {})

@@ -53,14 +53,13 @@ def draw_cells(folder: Path, n: int, positive: bool, seed: int, prefix: str = "c
     return paths
 
 
-def measure_images(scan, out_dir, *, pixel_um: float = PIXEL_UM, white: int = 240):
-    """Stand-in for vexscreen.morphology: white blobs as vacuoles, written as `measure` would."""
+def _blob_rows(scan, pixel_um: float, white: int) -> list[dict]:
+    """Per image: white blobs of at least 12 px as vacuoles, and the image's mean grey (raw units)."""
     from scipy import ndimage
 
-    from vexscreen.data import save_encodings, write_csv, write_json
     from vexscreen.data.scan import load_rgb
 
-    rows, feats = [], []
+    rows = []
     for rec in scan.images:
         a = np.asarray(load_rgb(rec.path))
         mask = (a > white).all(axis=2)
@@ -68,19 +67,65 @@ def measure_images(scan, out_dir, *, pixel_um: float = PIXEL_UM, white: int = 24
         sizes = np.bincount(lab.ravel())[1:]
         vac = sizes[sizes >= 12]
         rows.append({"IMAGE": rec.rel, "vacuole_count": int(len(vac)),
-                     "vacuole_area_um2": float(vac.sum() * pixel_um ** 2), "nucleus_lobes": 1, "quality": "ok"})
-        feats.append([len(vac) / 3.0 - 1.0, mask.mean() * 50 - 1.0, a.mean() / 64.0 - 3.0])
+                     "vacuole_area_um2": float(vac.sum() * pixel_um ** 2), "white_share": float(mask.mean()),
+                     "mean_grey": float(a.mean()), "nucleus_lobes": 1, "quality": "ok"})
+    return rows
+
+
+def measure_images(scan, out_dir, *, pixel_um: float = PIXEL_UM, white: int = 240):
+    """Stand-in for vexscreen.morphology: white blobs as vacuoles, written as `measure` would."""
+    from vexscreen.data import save_encodings, write_csv, write_json
+
+    rows = _blob_rows(scan, pixel_um, white)
+    feats = [[r["vacuole_count"] / 3.0 - 1.0, r["white_share"] * 50 - 1.0, r["mean_grey"] / 64.0 - 3.0]
+             for r in rows]
     out_dir = Path(out_dir)
     save_encodings(out_dir, np.asarray(feats, np.float32), scan.metadata())
-    write_csv(out_dir / "measurements.csv", pd.DataFrame(rows))
+    write_csv(out_dir / "measurements.csv", pd.DataFrame(rows).drop(columns=["white_share", "mean_grey"]))
     write_json(out_dir / "measure.json", {"settings": {"pixel_um": pixel_um, "white": white},
                                           "images": len(rows), "seconds": 0.0})
     return out_dir
 
 
+#: the raw columns :func:`measure_like_morphology` z-scores
+Z_COLUMNS = ["vacuole_count", "white_share", "mean_grey"]
+
+
+def measure_like_morphology(scan, out_dir, *, pixel_size_um: float = PIXEL_UM):
+    """Stand-in in the shape of ``vexscreen.morphology.measure_scan``: raw values in measurements.csv,
+    the encodings z-scored over THIS scan's cells, a flat measure.json with ``columns``, ``mean`` and
+    ``std``; returns the summary dict (not the folder). The last cell is flagged not measurable."""
+    from vexscreen.data import save_encodings, write_csv, write_json
+
+    table = pd.DataFrame(_blob_rows(scan, pixel_size_um, 240))
+    table.loc[len(table) - 1, "quality"] = "no_nucleus"
+    table.loc[len(table) - 1, Z_COLUMNS] = np.nan
+    ok = (table["quality"] == "ok").to_numpy()
+    values = table[Z_COLUMNS].to_numpy(float)
+    mean, std = values[ok].mean(0), values[ok].std(0)
+    std = np.where(std > 1e-12, std, 1.0)
+    X = np.zeros(values.shape, np.float32)
+    X[ok] = (values[ok] - mean) / std
+    out_dir = Path(out_dir)
+    save_encodings(out_dir, X, scan.metadata())
+    write_csv(out_dir / "measurements.csv", pd.concat([scan.metadata(), table.drop(columns="IMAGE")], axis=1))
+    summary = {"version": 1, "pixel_size_um": pixel_size_um, "images": len(table), "images_sha256": "x" * len(table),
+               "chunk": 32, "layout": scan.layout, "dim": len(Z_COLUMNS), "columns": Z_COLUMNS,
+               "quality": {"ok": int(ok.sum()), "no_nucleus": int((~ok).sum())},
+               "mean": dict(zip(Z_COLUMNS, map(float, mean))), "std": dict(zip(Z_COLUMNS, map(float, std))),
+               "seconds": 0.1, "measured_now": len(table), "cells_per_second": 10.0, "bad_files": []}
+    write_json(out_dir / "measure.json", summary)
+    return summary
+
+
 @pytest.fixture(scope="session")
 def stand_in_measure():
     return measure_images
+
+
+@pytest.fixture(scope="session")
+def morphology_measure():
+    return measure_like_morphology
 
 
 @pytest.fixture(scope="session")
@@ -114,7 +159,8 @@ def reference(tmp_path_factory, encoder_file) -> dict:
         scan = scan_images(root / "images" / ct, progress=False)
         encode_scan(encoder_file, scan, root / "enc" / ct, workers=0, progress=False)
         measure_images(scan, root / "meas" / ct)
-    return {"root": root, "enc": root / "enc", "meas": root / "meas"}
+        measure_like_morphology(scan, root / "morph" / ct)
+    return {"root": root, "enc": root / "enc", "meas": root / "meas", "morph": root / "morph"}
 
 
 SMALL = dict(n_aggregates=20, min_cells=8, n_bootstrap=16)

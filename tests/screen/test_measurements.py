@@ -10,6 +10,7 @@ from vexscreen.exceptions import InputError
 from vexscreen.model import ReferenceModel
 
 SMALL = dict(n_aggregates=20, min_cells=8, n_bootstrap=16)
+Z_COLUMNS = ["vacuole_count", "white_share", "mean_grey"]  # conftest.measure_like_morphology's
 
 
 @pytest.fixture(scope="module")
@@ -67,7 +68,7 @@ def test_measurement_settings_must_match(both_model, patients, stand_in_measure,
 
 
 def test_no_measuring_function(both_model, patients, tmp_path, monkeypatch):
-    monkeypatch.setattr("vexscreen.screen.screening.default_measure_fn", lambda: None)
+    monkeypatch.setattr("vexscreen.screen.measuring.default_measure_fn", lambda: None)
     with pytest.raises(InputError, match="uses measurements, but no measuring function"):
         both_model.screen(patients["pos"], tmp_path / "o")
 
@@ -91,3 +92,64 @@ def test_blocks_matched_by_image(reference):
     part = Block("measurements", meas.X[:-5], meas.meta.iloc[:-5], meas.folder, meas.provenance)
     X3, meta3, _, dropped3 = join_blocks([enc, part])
     assert dropped3 == 5 and len(X3) == len(enc.X) - 5
+
+
+# ---------------------------------------------------------------- a producer that z-scores per scan
+@pytest.fixture(scope="module")
+def morph_model(reference, tmp_path_factory):
+    """Measurements only, from a producer shaped like vexscreen.morphology.measure_scan."""
+    model = ReferenceModel(cell_types=("PN",), **SMALL).fit({"PN": {"measurements": reference["morph"] / "PN"}})
+    return ReferenceModel.load(model.save(tmp_path_factory.mktemp("morph") / "model"))
+
+
+def test_reference_standardisation_kept(morph_model, reference):
+    import json
+
+
+    stats = morph_model.measurements_["PN"]["standardisation"]
+    summary = json.loads((reference["morph"] / "PN" / "measure.json").read_text())
+    assert stats["columns"] == Z_COLUMNS
+    assert stats["mean"] == [summary["mean"][c] for c in Z_COLUMNS]
+    assert stats["std"] == [summary["std"][c] for c in Z_COLUMNS]
+    # what one run found (counts, means, speed) is not a setting: only version and pixel size are
+    assert morph_model.measurements_["PN"]["settings"] == {"version": 1, "pixel_size_um": 0.1, "dim": 3,
+                                                           "columns": Z_COLUMNS}
+
+
+def test_patient_standardised_with_the_reference_means(morph_model, patients, morphology_measure, tmp_path):
+    """A patient's own z-scores would centre them on their own mean (the patient-level signal gone):
+    screening recomputes them from the raw values with the reference's means and sds."""
+    import pandas as pd
+    from sklearn.preprocessing import normalize
+
+    from vexscreen.screen import cell_features, scan_patient
+
+    scan = scan_patient(patients["pos"])
+    X, images, table = cell_features(morph_model, "PN", scan, tmp_path / "PN", morphology_measure)
+    stats = morph_model.measurements_["PN"]["standardisation"]
+    raw = pd.read_csv(tmp_path / "PN" / "measurements" / "measurements.csv")
+    assert raw["IMAGE"].tolist() == images
+    ok = (raw["quality"] == "ok").to_numpy()
+    want = np.zeros((len(raw), 3))
+    want[ok] = (raw.loc[ok, Z_COLUMNS].to_numpy() - stats["mean"]) / np.asarray(stats["std"])
+    np.testing.assert_allclose(X, normalize(want), rtol=1e-5, atol=1e-6)
+    assert not ok[-1] and np.all(X[-1] == 0)  # a cell not measured carries no signal
+    own = np.load(tmp_path / "PN" / "measurements" / "encodings.npy")
+    assert np.abs(own[ok].mean(0)).max() < 1e-5 and np.abs(want[ok].mean(0)).max() > 0.3  # own: centred
+
+
+def test_screen_with_a_per_scan_standardising_producer(morph_model, patients, morphology_measure, tmp_path):
+    pos = morph_model.screen(patients["pos"], tmp_path / "pos", measure_fn=morphology_measure)
+    neg = morph_model.screen(patients["neg"], tmp_path / "neg", measure_fn=morphology_measure)
+    assert pos.probability > 0.5 > neg.probability
+    other = functools.partial(morphology_measure, pixel_size_um=0.2)
+    with pytest.raises(InputError, match=r"pixel_size_um is 0\.2, the model's 0\.1"):
+        morph_model.screen(patients["pos"], tmp_path / "other", measure_fn=other)
+
+
+def test_restandardise_needs_the_model_columns(reference):
+    from vexscreen.model.blocks import load_block, restandardise
+
+    block = load_block(reference["morph"] / "PN", "measurements")
+    with pytest.raises(InputError, match="lacks column.*lobe_width"):
+        restandardise(block, {"columns": ["vacuole_count", "lobe_width"], "mean": [0, 0], "std": [1, 1]})

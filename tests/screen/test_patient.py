@@ -107,3 +107,17 @@ def test_images_without_class_folders(tmp_path, draw):
     draw(tmp_path / "P4", 3, False, 6)
     with pytest.raises(InputError, match="sub-folders by cell class"):
         scan_patient(tmp_path / "P4")
+
+
+def test_check_images_public_and_in_order(tmp_path, draw):
+    """vexscreen.data.scan.check_images: the scanner's decode check, per path, in the order given."""
+    from vexscreen.data.scan import check_images
+
+    good = draw(tmp_path / "cells", 2, False, 7)
+    bad = tmp_path / "cells" / "broken.png"
+    bad.write_bytes(good[0].read_bytes()[:60])  # truncated
+    res = check_images([good[1], bad, str(good[0])])
+    from PIL import Image
+
+    assert res[0][:3] == (*Image.open(good[1]).size, "RGB") and res[2][:3] == (*Image.open(good[0]).size, "RGB")
+    assert isinstance(res[1], str) and "truncated" in res[1]

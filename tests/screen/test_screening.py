@@ -167,3 +167,21 @@ def test_model_without_encoder_cannot_encode(patients, tmp_path):
     model = ReferenceModel(cell_types=("PN",), n_aggregates=10, min_cells=5).fit({"PN": enc})
     with pytest.raises(InputError, match="carries no encoder for PN"):
         model.screen(patients["pos"])
+
+
+def test_interval_holds_the_estimate():
+    """The percentile interval is widened to hold the estimate when a skewed bootstrap leaves it out."""
+    from vexscreen.screen.assemble import _interval
+
+    reps = np.linspace(0.32, 0.45, 41)
+    lo, hi = np.quantile(reps, [0.025, 0.975])
+    assert _interval(reps, 0.95, 0.38) == [pytest.approx(lo), pytest.approx(hi)]
+    assert _interval(reps, 0.95, 0.30) == [0.30, pytest.approx(hi)]
+    assert _interval(reps, 0.95, 0.50) == [pytest.approx(lo), 0.50]
+
+
+def test_cells_of_an_encodings_only_model_have_quality_ok(model, patients, tmp_path):
+    """Not measured: measurement fields null, quality "ok" (decoded by the scanner), as the schema reads it."""
+    cells = model.screen(patients["neg"], tmp_path / "neg").to_dict()["cells"]
+    assert cells and all(c["quality"] == "ok" and c["vacuole_count"] is None and c["nucleus_lobes"] is None
+                         for c in cells)

@@ -333,6 +333,16 @@ def scan_images(root, *, strict: bool = False, layout: str | None = None,
     return result
 
 
+def check_images(paths, *, progress: ProgressArg = False) -> list:
+    """Decode every file as :func:`scan_images` does: per path, ``(width, height, mode, note)``
+    for a usable image, else the reason (a str) it cannot be used. Same order as ``paths``.
+
+    The scanner's own checks (full decode, the lossless RGB policy of :func:`load_rgb`), so
+    images found another way (e.g. a patient folder, :mod:`vexscreen.screen`) pass the same test.
+    """
+    return _check_all([Path(p) for p in paths], progress)
+
+
 def _check_all(paths: list[Path], progress: ProgressArg) -> list:
     """Decode every file with up to MAX_WORKERS threads (PIL releases the GIL while decoding)."""
     workers = max(1, min(MAX_WORKERS, os.cpu_count() or 1, len(paths)))

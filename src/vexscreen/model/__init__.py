@@ -3,10 +3,11 @@
 ``ReferenceModel(classes, cell_types, ...).fit({ct: blocks})`` -> ``.save(MODEL)``;
 ``ReferenceModel.load(MODEL).screen(PATIENT_DIR)`` -> a ``ScreeningResult``.
 """
-from .blocks import Block, join_blocks, load_block
+from .blocks import Block, join_blocks, load_block, restandardise
 from .combine import COMBINERS, combine, combined_from_evaluations, combined_patient_level
 from .files import FORMAT, TRUSTED_TYPES, VERSION, load_model, save_model
 from .reference import ReferenceModel
 
 __all__ = ["Block", "COMBINERS", "FORMAT", "ReferenceModel", "TRUSTED_TYPES", "VERSION", "combine",
-           "combined_from_evaluations", "combined_patient_level", "join_blocks", "load_block", "load_model", "save_model"]
+           "combined_from_evaluations", "combined_patient_level", "join_blocks", "load_block", "load_model",
+           "restandardise", "save_model"]

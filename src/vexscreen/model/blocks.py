@@ -10,14 +10,15 @@ the RBF kernel's distances whatever its dimension.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from sklearn.preprocessing import normalize
 
-from ._deps import InputError, load_encodings
+from ..data import load_encodings
+from ..exceptions import InputError
 
 KINDS = ("encodings", "measurements")
 #: the provenance file each producer writes beside its encoding set
@@ -25,9 +26,13 @@ PROVENANCE = {"encodings": "encode.json", "measurements": "measure.json"}
 MEASUREMENTS_TABLE = "measurements.csv"
 #: metadata columns, never measurements
 META_COLUMNS = ("PATIENT", "SAMPLE", "GROUP", "CELL_TYPE", "IMAGE")
-#: provenance keys that describe one run rather than the settings (ignored when comparing settings)
+#: provenance keys that describe one run rather than the settings (ignored when comparing settings):
+#: timings, counts, paths, and what a run found in its images (quality counts, the per-scan
+#: means and standard deviations, bad files) as ``vexscreen.morphology``'s measure.json records them
 VOLATILE_PROVENANCE = frozenset({"seconds", "images", "images_per_second", "files", "encoder", "root",
-                                 "out", "timing", "n_images", "source", "created", "vexscreen_version"})
+                                 "out", "timing", "n_images", "source", "created", "vexscreen_version",
+                                 "images_sha256", "layout", "quality", "mean", "std", "measured_now",
+                                 "cells_per_second", "bad_files", "unmeasured_cells", "chunk"})
 
 
 def provenance_settings(provenance: dict) -> dict:
@@ -35,6 +40,41 @@ def provenance_settings(provenance: dict) -> dict:
     if isinstance(provenance.get("settings"), dict):
         return provenance["settings"]
     return {k: v for k, v in provenance.items() if k not in VOLATILE_PROVENANCE}
+
+
+def standardisation(provenance: dict) -> dict | None:
+    """``{"columns", "mean", "std"}`` when the producer z-scored its columns (measure.json gives
+    ``columns`` and, per column, its ``mean`` and ``std``), else None."""
+    cols, mean, std = (provenance.get(k) for k in ("columns", "mean", "std"))
+    if not (isinstance(cols, list) and cols and isinstance(mean, dict) and isinstance(std, dict)):
+        return None
+    if not all(c in mean and c in std for c in cols):
+        return None
+    return {"columns": list(cols), "mean": [float(mean[c]) for c in cols], "std": [float(std[c]) for c in cols]}
+
+
+def restandardise(block: "Block", stats: dict) -> "Block":
+    """The block with ``X`` recomputed from its raw measurements with ``stats`` (the reference's).
+
+    A cell is z-scored column by column with the reference's means and standard deviations;
+    a cell not measured (``quality`` other than ``ok``, or a missing value) gets 0 in every
+    column, the reference mean, as the measuring step itself writes it (no signal).
+    """
+    cols = stats["columns"]
+    if block.table is None:
+        raise InputError(f"no {MEASUREMENTS_TABLE} to standardise with the reference's means", block.folder)
+    missing = [c for c in cols if c not in block.table.columns]
+    if missing:
+        raise InputError(f"{MEASUREMENTS_TABLE} lacks column(s) the model uses: {', '.join(missing)}",
+                         block.folder)
+    values = block.table[cols].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=np.float64)
+    ok = np.isfinite(values).all(axis=1)
+    if "quality" in block.table.columns:
+        ok &= block.table["quality"].astype(str).eq("ok").to_numpy()
+    std = np.asarray(stats["std"], dtype=np.float64)
+    X = np.zeros(values.shape, dtype=np.float32)
+    X[ok] = ((values[ok] - np.asarray(stats["mean"])) / np.where(std > 1e-12, std, 1.0)).astype(np.float32)
+    return replace(block, X=X)
 
 
 @dataclass

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ._deps import BootstrapMedianAggregator
+from ..aggregation import BootstrapMedianAggregator
 from .reference import ReferenceModel
 
 SIZES = (5, 10, 15, 20, 30, 50, 100, 200)

@@ -23,7 +23,8 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from ._deps import InputError, auc_permutation_p, binary_metrics
+from ..evaluation.metrics import auc_permutation_p, binary_metrics
+from ..exceptions import InputError
 
 _EPS = 1e-6
 

@@ -18,7 +18,9 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from ._deps import VEXSCREEN_VERSION, InputError, atomic_path, file_sha256
+from .. import __version__ as VEXSCREEN_VERSION
+from ..data.atomic import atomic_path, file_sha256
+from ..exceptions import InputError
 from .blocks import KINDS
 
 FORMAT = "vexscreen-model"

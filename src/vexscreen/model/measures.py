@@ -68,7 +68,12 @@ def reference_ranges(table: pd.DataFrame, patients, classes_of: dict, classes) -
 
 
 def cell_values(table: pd.DataFrame | None, i: int) -> dict:
-    """The report's per-cell measurement fields for row ``i`` (None where not measured)."""
+    """The report's per-cell measurement fields for row ``i`` (None where not measured).
+
+    ``quality`` is the measuring step's flag when it gives one, else ``"ok"``: every cell
+    screened has passed the scanner's decode checks, and the report schema reads "ok" as
+    nothing known to be wrong (docs/report.md).
+    """
     out = {}
     for c in CELL_COLUMNS:
         v = None
@@ -76,4 +81,6 @@ def cell_values(table: pd.DataFrame | None, i: int) -> dict:
             v = table[c].iloc[i]
             v = None if pd.isna(v) else (v.item() if hasattr(v, "item") else v)
         out[c] = v
+    if out["quality"] is None:
+        out["quality"] = "ok"
     return out

@@ -17,8 +17,12 @@ import pandas as pd
 from sklearn.base import BaseEstimator
 
 from . import blocks as _blocks
-from ._deps import VEXSCREEN_VERSION, InputError, auc_permutation_p, binary_metrics, file_sha256
-from ._deps import patient_aggregates, platt_svc
+from .. import __version__ as VEXSCREEN_VERSION
+from ..data import file_sha256
+from ..evaluation.classifier import platt_svc
+from ..evaluation.metrics import auc_permutation_p, binary_metrics
+from ..evaluation.phenotype import patient_aggregates
+from ..exceptions import InputError
 from .combine import check_combiner, combined_patient_level
 from .measures import reference_ranges
 
@@ -251,4 +255,5 @@ def _measurement_info(blocks, table, meta, classes_of, classes) -> dict | None:
     settings = _blocks.provenance_settings(meas.provenance)
     ranges = ({} if table is None else
               reference_ranges(table, meta["PATIENT"].astype(str), classes_of, classes))
-    return {"settings": settings, "dim": meas.dim, "reference": ranges}
+    return {"settings": settings, "dim": meas.dim, "reference": ranges,
+            "standardisation": _blocks.standardisation(meas.provenance)}

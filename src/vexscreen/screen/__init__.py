@@ -6,8 +6,9 @@ folder)`` (or ``ReferenceModel.screen(folder)``) returns a ``ScreeningResult`` w
 """
 from .patient import DEFAULT_CLASS_MAP, PatientScan, normalise_class, read_class_map, scan_patient
 from .result import DISCLAIMER, CellTypeResult, ScreeningResult
+from .measuring import default_measure_fn, measure_block
 from .screening import cell_features, patient_probability, screen_patient
 
 __all__ = ["DEFAULT_CLASS_MAP", "DISCLAIMER", "CellTypeResult", "PatientScan", "ScreeningResult",
-           "cell_features", "normalise_class", "patient_probability", "read_class_map", "scan_patient",
-           "screen_patient"]
+           "cell_features", "default_measure_fn", "measure_block", "normalise_class", "patient_probability",
+           "read_class_map", "scan_patient", "screen_patient"]

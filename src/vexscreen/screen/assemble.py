@@ -11,7 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..model._deps import CELL_TYPE_NAMES, VEXSCREEN_VERSION
+from .. import __version__ as VEXSCREEN_VERSION
+from ..study import CELL_TYPE_NAMES
 from ..model.combine import combine, combine_rows
 from ..model.measures import VACUOLATED, cell_values, patient_values
 from .result import CellTypeResult, ScreeningResult, statement_of, type_note, verdict_of
@@ -28,14 +29,14 @@ def build_result(model, scan, per_type: dict, work: Path | None) -> ScreeningRes
     for ct, r in per_type.items():
         ok = r["p"] is not None
         assessable[ct] = ok
-        cell_types[ct] = CellTypeResult(int(r["n"]), r["p"], _interval(r["reps"], level) if ok else None,
+        cell_types[ct] = CellTypeResult(int(r["n"]), r["p"], _interval(r["reps"], level, r["p"]) if ok else None,
                                         ok, type_note(int(r["n"]), ct, min_cells))
     used = [ct for ct in per_type if assessable[ct]]
     probability = combine([per_type[ct]["p"] for ct in used], model.combiner)
     interval = None
     if used:
         reps = np.column_stack([per_type[ct]["reps"] for ct in used])
-        interval = _interval(combine_rows(reps, model.combiner), level)
+        interval = _interval(combine_rows(reps, model.combiner), level, probability)
     positive = model.classes[-1]
     verdict = verdict_of(probability, float(model.threshold), positive)
     counts = {ct: int(r["n"]) for ct, r in per_type.items()}
@@ -49,11 +50,13 @@ def build_result(model, scan, per_type: dict, work: Path | None) -> ScreeningRes
         encodings={ct: str(work / ct) for ct in per_type} if work is not None else {})
 
 
-def _interval(reps: np.ndarray, level: float) -> list[float]:
-    """Percentile interval of the bootstrap replicates at ``level`` (e.g. 0.95: 2.5th-97.5th)."""
+def _interval(reps: np.ndarray, level: float, estimate: float) -> list[float]:
+    """Percentile interval of the bootstrap replicates at ``level`` (e.g. 0.95: 2.5th-97.5th),
+    widened to hold the estimate itself: with few cells or replicates a skewed bootstrap
+    distribution can leave it outside, and "0.30 [0.32-0.45]" would not read as an interval."""
     a = (1.0 - level) / 2.0
     lo, hi = np.quantile(reps, [a, 1.0 - a])
-    return [float(lo), float(hi)]
+    return [float(min(lo, estimate)), float(max(hi, estimate))]
 
 
 def _cells(per_type: dict) -> list[dict]:

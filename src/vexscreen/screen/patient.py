@@ -23,7 +23,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..model._deps import IMAGE_SUFFIXES, BadFile, ImageRecord, InputError, ScanResult, check_images
+from ..data.scan import IMAGE_SUFFIXES, BadFile, ImageRecord, ScanResult, check_images
+from ..exceptions import InputError
 
 TARGETS = ("PN", "MO", "LY", "ignore")
 NO_SAMPLE = "-"  # SAMPLE of images in a folder without a sample level

@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from ..model._deps import CELL_TYPE_NAMES
+from ..study import CELL_TYPE_NAMES
 
 FORMAT = "vexscreen-screening"
 VERSION = 1

@@ -28,9 +28,12 @@ from pathlib import Path
 
 import numpy as np
 
-from ..model._deps import CELL_TYPES, BootstrapMedianAggregator, InputError, default_measure_fn, encode_scan
-from ..model.blocks import join_blocks, load_block, provenance_settings
+from ..aggregation import BootstrapMedianAggregator
+from ..exceptions import InputError
+from ..study import CELL_TYPES
+from ..model.blocks import join_blocks, load_block
 from .assemble import build_result
+from .measuring import measure_block
 from .patient import PatientScan, scan_patient
 from .result import ScreeningResult
 
@@ -42,8 +45,9 @@ def screen_patient(model, patient, out_dir=None, *, class_map=None, measure_fn=N
     """Screen ``patient`` (a folder or a :class:`PatientScan`) with a fitted ``model``.
 
     ``out_dir`` keeps each type's encodings (``out_dir/<cell type>/``; a temporary
-    folder when None). ``measure_fn(scan, out_dir) -> folder`` measures cells when the
-    model uses measurements (default: ``vexscreen.morphology``'s, when installed).
+    folder when None). ``measure_fn(scan, out_dir)`` measures cells when the model uses
+    measurements (default: ``vexscreen.morphology.measure_scan``, when installed;
+    see :mod:`vexscreen.screen.measuring`).
     """
     scan = patient if isinstance(patient, PatientScan) else scan_patient(patient, class_map)
     with tempfile.TemporaryDirectory(prefix="vexscreen-screen-") as tmp:
@@ -63,8 +67,7 @@ def cell_features(model, ct: str, scan: PatientScan, folder: Path, measure_fn=No
         if spec["kind"] == "encodings":
             block = load_block(_encode(model, ct, scan, folder, progress, workers), "encodings")
         else:
-            block = load_block(_measure(model, ct, scan, folder / "measurements", measure_fn), "measurements")
-            _check_measure_settings(model, ct, block)
+            block = measure_block(model, ct, scan, folder / "measurements", measure_fn)
         if block.dim != spec["dim"]:
             raise InputError(f"{spec['kind']} of {block.dim} dimensions; the model's {ct} classifier was "
                              f"fitted on {spec['dim']}", block.folder)
@@ -84,6 +87,8 @@ def _encode(model, ct: str, scan: PatientScan, folder: Path, progress: bool, wor
     geometry = encode_geometry(info.get("settings") or {})
     if _resumable(folder, info, geometry, images):
         return folder
+    from ..encoder.inference import encode_scan  # torch is imported only when encoding
+
     summary = encode_scan(info["source"], scan.scan_result(ct), folder, full_size=geometry["full_size"],
                           oversize=geometry["oversize"], workers=workers, progress=progress)
     if summary.get("encoder_sha256") != info["sha256"]:
@@ -132,25 +137,6 @@ def _resumable(folder: Path, info: dict, geometry: dict, images: list[str]) -> b
     except InputError:
         return False  # incomplete: encode again
     return "IMAGE" in meta.columns and meta["IMAGE"].astype(str).tolist() == images
-
-
-def _measure(model, ct: str, scan: PatientScan, folder: Path, measure_fn) -> Path:
-    fn = measure_fn or default_measure_fn()
-    if fn is None:
-        raise InputError("this model uses measurements, but no measuring function is available "
-                         "(vexscreen.morphology is not installed); pass measure_fn",
-                         getattr(model, "model_path_", None))
-    return Path(fn(scan.scan_result(ct), folder))
-
-
-def _check_measure_settings(model, ct: str, block) -> None:
-    want = (model.measurements_.get(ct) or {}).get("settings") or {}
-    got = provenance_settings(block.provenance)
-    differ = sorted(k for k in set(want) | set(got) if want.get(k) != got.get(k))
-    if differ:
-        k = differ[0]
-        raise InputError(f"measurement settings differ from the model's ({len(differ)}: {k} is "
-                         f"{got.get(k)!r}, the model's {want.get(k)!r})", block.folder)
 
 
 # ------------------------------------------------------------------ scores

@@ -1,0 +1,143 @@
+"""Screening held-out phantom patients (issue 12, "Done when"): do unseen VEXAS patients score higher?
+
+A reference model is fitted on a study-structured phantom cohort, the one `vexscreen demo`
+draws and encodes (DEMO/phantom, DEMO/pipeline/encodings/<CT>, DEMO/pipeline/encoder):
+VEXAS against MDS+UBA1-WT, neutrophils and monocytes, the model's defaults otherwise
+(100 aggregates of 10 cells, at least 30 cells of a type, 200 bootstrap replicates).
+`--features` chooses what it rests on: the CNN encodings, the cell measurements of
+`vexscreen.morphology` (the reference phantom measured into OUT/measurements/<CT>), or both.
+
+Held out: the phantom's `small` cohort drawn with each of `--seeds` (2 patients per class
+per seed, 2 smears each, `--cells` cells of each type per smear), none of them seen by the
+model, arranged as patient folders (<smear>/neutrophil/, <smear>/monocyte/) and screened
+one by one as `vexscreen screen` does. Reported: every patient's combined and per-type
+score; per class the scores; over the held-out patients the AUC of VEXAS against the others
+(and against each class), with its exact permutation p-value; and how many VEXAS patients
+score above every other patient.
+
+Run (after `vexscreen demo --out demo_out`; about 5 min on 2 CPU cores for 18 patients):
+
+    .venv/bin/python experiments/screen_heldout.py --demo demo_out --out experiments/out/screen_heldout
+    .venv/bin/python experiments/screen_heldout.py --demo demo_out --out experiments/out/screen_heldout \
+        --features both        # once vexscreen.morphology is installed
+
+Writes experiments/results/screen_heldout.json (`screen_heldout_<features>.json` for
+measurements or both); resumable (phantoms, encodings and measurements are kept in OUT).
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from vexscreen.cli import library_log
+from vexscreen.demo import heldout_patients, measure_reference
+from vexscreen.evaluation.metrics import auc_permutation_p, binary_metrics
+from vexscreen.exceptions import InputError
+from vexscreen.model import ReferenceModel
+from vexscreen.phantom import make_cohort
+from vexscreen.screen.measuring import default_measure_fn
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+from _provenance import write_results  # noqa: E402
+
+CLASSES = ("MDS", "UBA1-WT", "VEXAS")
+CELL_TYPES = ("PN", "MO")
+
+
+def reference_blocks(demo: Path, out: Path, features: str, workers: int) -> dict:
+    """Per cell type: the demo's encodings and/or the demo phantom's measurements."""
+    measure_fn = default_measure_fn() if features != "encodings" else None
+    if features != "encodings" and measure_fn is None:
+        raise InputError("--features measurements/both needs vexscreen.morphology (measure_scan), "
+                         "which is not installed")
+    blocks = {}
+    for ct in CELL_TYPES:
+        blocks[ct] = {}
+        if features in ("encodings", "both"):
+            blocks[ct]["encodings"] = demo / "pipeline" / "encodings" / ct
+        if measure_fn is not None:
+            blocks[ct]["measurements"] = measure_reference(measure_fn, demo / "phantom" / ct,
+                                                           out / "measurements" / ct, workers)
+    return blocks
+
+
+def heldout_folders(out: Path, seeds, cells: int, workers: int) -> dict:
+    """``{patient folder: class}`` of every seed's held-out cohort (folder names carry the seed)."""
+    folders = {}
+    for seed in seeds:
+        cohort = make_cohort(out / f"heldout_seed{seed}", cohort="small", scale=cells / 6.0, seed=seed,
+                             workers=workers, cell_types=CELL_TYPES, encoder_test_per_group=0)
+        for folder, truth in heldout_patients(cohort, out / "patients" / f"seed{seed}").items():
+            folders[folder] = truth
+    return folders
+
+
+def figures(rows: list[dict]) -> dict:
+    """AUC (exact permutation p) of VEXAS against the others and against each class; the ordering."""
+    out = {}
+    vexas = [r["probability"] for r in rows if r["truth"] == "VEXAS"]
+    for name, others in (("VEXAS vs MDS+UBA1-WT", ("MDS", "UBA1-WT")), ("VEXAS vs UBA1-WT", ("UBA1-WT",)),
+                         ("VEXAS vs MDS", ("MDS",))):
+        neg = [r["probability"] for r in rows if r["truth"] in others]
+        y = np.r_[np.ones(len(vexas), int), np.zeros(len(neg), int)]
+        s = np.r_[vexas, neg]
+        m = binary_metrics(y, s, 0.5)
+        out[name] = {"auc": m["auc"], "p_value": auc_permutation_p(y, s), "n_positive": len(vexas),
+                     "n_negative": len(neg)}
+    others = [r["probability"] for r in rows if r["truth"] != "VEXAS"]
+    out["vexas_above_all_others"] = int(sum(v > max(others) for v in vexas))
+    out["lowest_vexas"], out["highest_other"] = float(min(vexas)), float(max(others))
+    return out
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--demo", type=Path, default=Path("demo_out"), help="a `vexscreen demo` output folder")
+    ap.add_argument("--out", type=Path, default=Path("experiments/out/screen_heldout"))
+    ap.add_argument("--features", choices=("encodings", "measurements", "both"), default="encodings")
+    ap.add_argument("--seeds", default="11,12,13", help="held-out phantom seeds (2 patients per class each)")
+    ap.add_argument("--cells", type=int, default=18, help="cells of each type per smear (2 smears a patient)")
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--json", type=Path, default=None)
+    args = ap.parse_args(argv)
+    library_log()
+    t0 = time.perf_counter()
+    seeds = [int(s) for s in args.seeds.split(",")]
+    blocks = reference_blocks(args.demo, args.out, args.features, args.workers)
+    model = ReferenceModel(classes=CLASSES, cell_types=CELL_TYPES).fit(blocks)
+    model = ReferenceModel.load(model.save(args.out / f"model_{args.features}"))
+    rows = []
+    for folder, truth in heldout_folders(args.out, seeds, args.cells, args.workers).items():
+        r = model.screen(folder, args.out / f"screened_{args.features}" / folder.parent.name / folder.name)
+        rows.append({"patient": f"{folder.parent.name}/{folder.name}", "truth": truth,
+                     "probability": r.probability, "interval": r.interval, "verdict": r.verdict,
+                     **{f"p_{ct}": c.probability for ct, c in r.cell_types.items()},
+                     **{f"n_{ct}": c.n_cells for ct, c in r.cell_types.items()}})
+        print(f"{rows[-1]['patient']:<24} {truth:<8} {r.statement}", flush=True)
+    per_class = {c: sorted(round(r["probability"], 4) for r in rows if r["truth"] == c) for c in CLASSES}
+    result = {"features": args.features, "seeds": seeds, "cells_per_type_per_patient": 2 * args.cells,
+              "model": {"settings": {k: (list(v) if isinstance(v, tuple) else v)
+                                     for k, v in model.get_params().items()},
+                        "uses": model.uses,
+                        "reference_lopo": {ct: {"auc": r["auc"], "p_value": r["p_value"]}
+                                           for ct, r in model.reference_["cell_types"].items()},
+                        "reference_lopo_combined": {k: model.reference_["patient_level"][k]
+                                                    for k in ("auc", "p_value")}},
+              "per_class": per_class,
+              "per_class_mean": {c: float(np.mean(v)) for c, v in per_class.items()},
+              "figures": figures(rows), "patients": rows, "seconds": round(time.perf_counter() - t0, 1)}
+    for c, v in per_class.items():
+        print(f"{c:<8} mean {np.mean(v):.3f}  scores {', '.join(f'{x:.2f}' for x in v)}")
+    for name, f in result["figures"].items():
+        print(f"{name}: {f}")
+    suffix = "" if args.features == "encodings" else f"_{args.features}"
+    path = args.json or Path(__file__).resolve().parent / "results" / f"screen_heldout{suffix}.json"
+    print(write_results(path, result))
+
+
+if __name__ == "__main__":
+    main()
