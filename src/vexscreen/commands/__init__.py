@@ -1,10 +1,14 @@
 """CLI sub-commands, one module each; each exposes ``register(subparsers)``.
 
-One convention for every command, from the helpers here:
+One convention for every command, from the helpers here. A command module holds
+``HELP`` (one line), ``DESCRIPTION`` (a paragraph, printed as written: ``%`` is ``%``),
+``register(subparsers)`` and ``run(args)``:
 
-* ``add_command(subparsers, name, help=..., description=..., func=...)`` makes the
-  sub-command's parser (one-line errors, the shared help formatter) with the options
-  every command has (``--no-progress``, ``--verbose``; :func:`add_common_options`);
+* ``p = add_command(subparsers, name, help=HELP, description=DESCRIPTION, func=run)``
+  makes the sub-command's parser (one-line errors, an unknown option reported by the
+  sub-command, the shared help formatter: an option's help text is %-formatted, so a
+  percent sign there is ``%%``) with the options every command has (``--no-progress``,
+  ``--verbose``; :func:`add_common_options`); every option gets a help text (tested);
 * a command that scans images calls :func:`add_scan_options` (``--layout``,
   ``--strict``) and passes :func:`scan_options` to ``scan_images``; it names skipped
   files with :func:`bad_file_lines`;

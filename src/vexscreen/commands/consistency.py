@@ -6,14 +6,15 @@ from pathlib import Path
 from . import add_command, add_encoding_input, load_encoding_input, split_list
 
 
+HELP = "encoder consistency test on cells of known morphology (Step 2a)"
+DESCRIPTION = """\
+One-vs-one 5-NN ROC-AUC between morphology groups, mean of 10 stratified half splits, as in the
+study. Writes OUT/consistency.json, OUT/consistency.csv, OUT/consistency_ci.csv (95% CI per pair: a
+seeded bootstrap over cells) and OUT/consistency_umap.png."""
+
+
 def register(sub) -> None:
-    p = add_command(
-        sub, "consistency", func=run,
-        help="encoder consistency test on cells of known morphology (Step 2a)",
-        description="One-vs-one 5-NN ROC-AUC between morphology groups, mean of 10 stratified "
-                    "half splits, as in the study. Writes OUT/consistency.json, "
-                    "OUT/consistency.csv, OUT/consistency_ci.csv (95% CI per pair: a seeded bootstrap over "
-                    "cells) and OUT/consistency_umap.png.")
+    p = add_command(sub, "consistency", help=HELP, description=DESCRIPTION, func=run)
     add_encoding_input(p)
     p.add_argument("--groups", metavar="G1,G2,...",
                    help="comma-separated group order (default: order of first appearance)")

@@ -8,15 +8,17 @@ from . import add_command, show_progress
 from .options import positive_int
 
 
+HELP = "run the pipeline end to end on embedded data and print the tables"
+DESCRIPTION = """\
+1) the encoder consistency test on the study's published encoder-test encodings (bundled); 2)
+phenotypic prediction on synthetic encodings with the study's neutrophil structure; 3) a small
+phantom cohort with the study's structure; 4) encoder training on it -> encoding -> consistency ->
+the study's comparisons per cell type, beside the published table. Outputs go to --out; a re-run
+resumes."""
+
+
 def register(sub) -> None:
-    p = add_command(
-        sub, "demo", func=run,
-        help="run the pipeline end to end on embedded data and print the tables",
-        description="1) the encoder consistency test on the study's published encoder-test "
-                    "encodings (bundled); 2) phenotypic prediction on synthetic encodings with the "
-                    "study's neutrophil structure; 3) a small phantom cohort with the study's structure; "
-                    "4) encoder training on it -> encoding -> consistency -> the study's comparisons per "
-                    "cell type, beside the published table. Outputs go to --out; a re-run resumes.")
+    p = add_command(sub, "demo", help=HELP, description=DESCRIPTION, func=run)
     p.add_argument("--out", type=Path, default=Path("demo_out"), help="output folder")
     p.add_argument("--no-plots", action="store_true", help="skip figures and contact sheets")
     p.add_argument("--jobs", type=positive_int, default=2, metavar="N", help="parallel workers, at least 1")

@@ -11,17 +11,18 @@ from .options import nonnegative_int, positive_int
 log = logging.getLogger(__name__)
 
 
+HELP = "encode images with a trained encoder (full size, batched)"
+DESCRIPTION = """\
+Encode every image under ROOT at full size (zero-padded, centred, to --full-size; larger images per
+--oversize). Writes ENC/encodings.npy + ENC/metadata.csv (labeled or flat layout) or
+ENC/encoder_test_encodings.npy + ENC/encoder_test_metadata.csv (ROOT/GROUP/img), rows in the sorted
+scan order, atomically, plus ENC/encode.json (settings, and every skipped file with the reason)."""
+
+
 def register(subparsers) -> None:
     from ..encoder.names import OVERSIZE
 
-    p = add_command(
-        subparsers, "encode", func=run,
-        help="encode images with a trained encoder (full size, batched)",
-        description="Encode every image under ROOT at full size (zero-padded, centred, to --full-size; "
-                    "larger images per --oversize). Writes ENC/encodings.npy + ENC/metadata.csv "
-                    "(labeled or flat layout) or ENC/encoder_test_encodings.npy + "
-                    "ENC/encoder_test_metadata.csv (ROOT/GROUP/img), rows in the sorted scan order, "
-                    "atomically, plus ENC/encode.json (settings, and every skipped file with the reason).")
+    p = add_command(subparsers, "encode", help=HELP, description=DESCRIPTION, func=run)
     p.add_argument("--encoder", required=True, metavar="FILE", help="encoder.pt from train-encoder")
     p.add_argument("--images", required=True, metavar="ROOT", help="image folder")
     p.add_argument("--out", required=True, metavar="ENC", help="output folder")

@@ -7,17 +7,17 @@ from . import add_command, add_encoding_input, load_encoding_input, show_progres
 from .options import int_at_least, jobs, nonnegative_int, open_fraction, positive_int, probability, seed
 
 
+HELP = "phenotypic prediction of patient groups from cell encodings (Step 2b)"
+DESCRIPTION = """\
+Patient-stratified splits, bootstrapped medians of cell encodings, RBF SVM; AUC / sensitivity /
+specificity with 95% CIs at aggregate level as in the study; at patient level, leave-one-patient-out
+(AUC, sensitivity, specificity, exact permutation p-value) and leave-pair-out AUC. The last group is
+the positive class. Patients with fewer cells than --aggregate-size are named; --min-cells leaves
+patients out. Writes OUT/evaluation.json and OUT/evaluation_umap.png."""
+
+
 def register(sub) -> None:
-    p = add_command(
-        sub, "evaluate", func=run,
-        help="phenotypic prediction of patient groups from cell encodings (Step 2b)",
-        description="Patient-stratified splits, bootstrapped medians of cell encodings, RBF SVM; "
-                    "AUC / sensitivity / specificity with 95% CIs at aggregate level as in the "
-                    "study; at patient level, leave-one-patient-out (AUC, sensitivity, specificity, "
-                    "exact permutation p-value) and leave-pair-out AUC. The last group is the "
-                    "positive class. Patients with fewer cells than --aggregate-size are named; "
-                    "--min-cells leaves patients out. Writes OUT/evaluation.json and "
-                    "OUT/evaluation_umap.png.")
+    p = add_command(sub, "evaluate", help=HELP, description=DESCRIPTION, func=run)
     add_encoding_input(p)
     p.add_argument("--groups", required=True, metavar="G1,G2",
                    help="comma-separated groups, last = positive, e.g. UBA1-WT,VEXAS or MDS,UBA1-WT,VEXAS")

@@ -10,16 +10,17 @@ from .options import open_fraction, positive_int, probability, seed
 COMBINER_NAMES = ("mean", "logit_mean")
 
 
+HELP = "fit a reference model for screening new patients"
+DESCRIPTION = """\
+Per cell type, the study's classifier (bootstrapped medians of cells -> RBF SVM with Platt scaling)
+fitted on every reference patient of --groups (last = positive), from ENC_ROOT/<type> (as `encode`
+writes it) and/or MEAS_ROOT/<type> (as `measure` writes it; rows matched by image). Writes the model
+folder MODEL: model.json, one classifier per cell type (skops, no pickle) and the encoder file;
+prints the reference cohort's leave-one-patient-out figures per type and combined."""
+
+
 def register(sub) -> None:
-    p = add_command(
-        sub, "fit-model", func=run,
-        help="fit a reference model for screening new patients",
-        description="Per cell type, the study's classifier (bootstrapped medians of cells -> RBF SVM "
-                    "with Platt scaling) fitted on every reference patient of --groups (last = positive), "
-                    "from ENC_ROOT/<type> (as `encode` writes it) and/or MEAS_ROOT/<type> (as `measure` "
-                    "writes it; rows matched by image). Writes the model folder MODEL: model.json, one "
-                    "classifier per cell type (skops, no pickle) and the encoder file; prints the "
-                    "reference cohort's leave-one-patient-out figures per type and combined.")
+    p = add_command(sub, "fit-model", help=HELP, description=DESCRIPTION, func=run)
     p.add_argument("--encodings", type=Path, metavar="ENC_ROOT", help="folder of per-type encoding sets")
     p.add_argument("--measurements", type=Path, metavar="MEAS_ROOT", help="folder of per-type measurements")
     p.add_argument("--groups", required=True, metavar="G1,G2",

@@ -5,15 +5,17 @@ from . import add_command, show_progress
 from .options import nonnegative_int, positive_float, positive_int
 
 
+HELP = "generate a labeled phantom cohort of single-cell images with known morphology"
+DESCRIPTION = """\
+Write generated single-leukocyte images in the study's layout, one root per cell type:
+DIR/<PN|MO|LY>/GROUP/PATIENT/SAMPLE/cell_NNNNN.png, an encoder test set
+DIR/encoder_test/<CELL_TYPE>/<GROUP>/*.png and DIR/truth.csv (one row per image: path, labels, every
+morphology parameter, what was drawn). The same seed gives the same images whatever --workers; an
+interrupted run resumes."""
+
+
 def register(subparsers) -> None:
-    p = add_command(
-        subparsers, "phantom", func=run,
-        help="generate a labeled phantom cohort of single-cell images with known morphology",
-        description="Write generated single-leukocyte images in the study's layout, one root per cell "
-                    "type: DIR/<PN|MO|LY>/GROUP/PATIENT/SAMPLE/cell_NNNNN.png, an encoder test set "
-                    "DIR/encoder_test/<CELL_TYPE>/<GROUP>/*.png and DIR/truth.csv (one row per image: "
-                    "path, labels, every morphology parameter, what was drawn). The same seed gives the "
-                    "same images whatever --workers; an interrupted run resumes.")
+    p = add_command(subparsers, "phantom", help=HELP, description=DESCRIPTION, func=run)
     p.add_argument("--out", required=True, metavar="DIR", help="output folder (new, or a phantom to resume)")
     p.add_argument("--cohort", choices=("study", "small", "null"), default="study",
                    help="study: the paper's 12 patients/176 samples; small: 2 patients per group, 2 samples, "

@@ -4,13 +4,15 @@ from __future__ import annotations
 from . import add_command, add_scan_options, scan_options, show_progress
 
 
+HELP = "check and count the images under a folder (labeled, encoder-test or flat layout)"
+DESCRIPTION = """\
+Walk ROOT (ROOT/GROUP/PATIENT/SAMPLE/<image>, ROOT/GROUP/<image> or a flat folder), fully decode
+every image, and print counts per group/patient/sample, image sizes, conversions to RGB and every
+file that cannot be used, with the reason."""
+
+
 def register(subparsers) -> None:
-    p = add_command(
-        subparsers, "scan", func=run,
-        help="check and count the images under a folder (labeled, encoder-test or flat layout)",
-        description="Walk ROOT (ROOT/GROUP/PATIENT/SAMPLE/<image>, ROOT/GROUP/<image> or a flat folder), "
-                    "fully decode every image, and print counts per group/patient/sample, image sizes, "
-                    "conversions to RGB and every file that cannot be used, with the reason.")
+    p = add_command(subparsers, "scan", help=HELP, description=DESCRIPTION, func=run)
     p.add_argument("root", metavar="ROOT", help="folder holding the images")
     p.add_argument("--csv", metavar="OUT.csv",
                    help="write the metadata table (PATIENT,SAMPLE,GROUP,IMAGE / GROUP,IMAGE / IMAGE)")

@@ -10,17 +10,18 @@ from .options import nonnegative_int
 SUMMARY = "summary.csv"
 
 
+HELP = "screen new patients with a reference model (from fit-model)"
+DESCRIPTION = """\
+Each PATIENT_DIR is one patient's export: sub-folders by cell class (neutrophil, band neutrophil,
+monocyte, lymphocyte, ...), optionally below one level of sample folders. Writes
+OUT/<PATIENT>/report.json, cells.csv (and report.html when the report renderer is installed), the
+encodings in OUT/<PATIENT>/<type>/ (a re-run resumes), and OUT/summary.csv. A patient that fails is
+reported in one line and the others go on; the exit status is then 2. vexscreen is a research tool,
+not a diagnostic device; UBA1 sequencing confirms VEXAS."""
+
+
 def register(sub) -> None:
-    p = add_command(
-        sub, "screen", func=run,
-        help="screen new patients with a reference model (from fit-model)",
-        description="Each PATIENT_DIR is one patient's export: sub-folders by cell class (neutrophil, "
-                    "band neutrophil, monocyte, lymphocyte, ...), optionally below one level of sample "
-                    "folders. Writes OUT/<PATIENT>/report.json, cells.csv (and report.html when the "
-                    "report renderer is installed), the encodings in OUT/<PATIENT>/<type>/ (a re-run "
-                    "resumes), and OUT/summary.csv. A patient that fails is reported in one line and "
-                    "the others go on; the exit status is then 2. vexscreen is a research tool, not a "
-                    "diagnostic device; UBA1 sequencing confirms VEXAS.")
+    p = add_command(sub, "screen", help=HELP, description=DESCRIPTION, func=run)
     p.add_argument("patients", nargs="+", type=Path, metavar="PATIENT_DIR", help="patient folder(s)")
     p.add_argument("--model", required=True, type=Path, metavar="MODEL", help="model folder from fit-model")
     p.add_argument("--out", required=True, type=Path, metavar="OUT", help="output folder")

@@ -13,15 +13,17 @@ from . import (add_command, add_device_options, add_scan_options, bad_file_lines
 from .options import float_in, int_in
 
 
+HELP = "train an image encoder, self-supervised (Step 1)"
+DESCRIPTION = """\
+Self-supervised contrastive training of a cell-image encoder, the study's settings as defaults (two
+views: flips, rotation in [-180, 180], random 128 x 128 crop; head 128-128; temperature 0.07; Adam
+1e-5; batch 8; seed 43; NNCLR loss with queue 0). Writes RUN/encoder.pt (best loss),
+RUN/metrics.csv, RUN/config.json (settings and skipped files) and RUN/checkpoints/last.ckpt (for
+--resume). Nothing is downloaded."""
+
+
 def register(subparsers) -> None:
-    p = add_command(
-        subparsers, "train-encoder", func=run,
-        help="train an image encoder, self-supervised (Step 1)",
-        description="Self-supervised contrastive training of a cell-image encoder, the study's settings as "
-                    "defaults (two views: flips, rotation in [-180, 180], random 128 x 128 crop; head "
-                    "128-128; temperature 0.07; Adam 1e-5; batch 8; seed 43; NNCLR loss with queue 0). "
-                    "Writes RUN/encoder.pt (best loss), RUN/metrics.csv, RUN/config.json (settings and "
-                    "skipped files) and RUN/checkpoints/last.ckpt (for --resume). Nothing is downloaded.")
+    p = add_command(subparsers, "train-encoder", help=HELP, description=DESCRIPTION, func=run)
     p.add_argument("--images", required=True, metavar="ROOT",
                    help="folder of training images (any layout; labels unused)")
     p.add_argument("--out", required=True, metavar="RUN", help="run folder")
