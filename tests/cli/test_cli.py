@@ -154,7 +154,8 @@ BAD_NUMBERS = [
     ("train-encoder", "--temperature", "0"), ("train-encoder", "--seed", "-1"), ("train-encoder", "--dense", "1.5"),
     ("train-encoder", "--max-images", "1"), ("train-encoder", "--scale", "inf"), ("train-encoder", "--num-nodes", "0"),
     ("train-encoder", "--devices", "-2"), ("train-encoder", "--workers", "-1"),
-    ("fit-model", "--aggregates", "0"), ("fit-model", "--threshold", "1.5"), ("fit-model", "--interval", "1"),
+    ("fit-model", "--aggregates", "0"), ("fit-model", "--aggregates", "4"), ("fit-model", "--threshold", "1.5"),
+    ("fit-model", "--interval", "1"),
     ("screen", "--workers", "-1"),
 ]
 

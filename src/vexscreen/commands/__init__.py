@@ -72,9 +72,10 @@ def add_scan_options(parser: argparse.ArgumentParser, *, probe: bool = False) ->
                        help="layout of the --probe images (default: detected from the folder depth)")
 
 
-def scan_options(args, *, probe: bool = False) -> dict:
-    """The scan keywords (``strict``, ``layout``) the options of :func:`add_scan_options` give."""
-    return {"strict": args.strict, "layout": args.probe_layout if probe else args.layout}
+def scan_options(args) -> dict:
+    """The ``scan_images`` keywords (``strict``, ``layout``) the options of :func:`add_scan_options`
+    give (``--probe-layout`` is ``args.probe_layout``)."""
+    return {"strict": args.strict, "layout": args.layout}
 
 
 def bad_file_lines(bad: list[dict], limit: int = BAD_FILES_SHOWN) -> list[str]:

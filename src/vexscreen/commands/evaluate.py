@@ -4,7 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from . import add_command, add_encoding_input, load_encoding_input, show_progress, split_list
-from .options import int_at_least, jobs, nonnegative_int, open_fraction, positive_int, probability, seed
+from .options import aggregates, jobs, nonnegative_int, open_fraction, positive_int, probability, seed
 
 
 HELP = "phenotypic prediction of patient groups from cell encodings (Step 2b)"
@@ -23,8 +23,7 @@ def register(sub) -> None:
                    help="comma-separated groups, last = positive, e.g. UBA1-WT,VEXAS or MDS,UBA1-WT,VEXAS")
     p.add_argument("--out", required=True, type=Path, help="output folder")
     p.add_argument("--iterations", type=positive_int, default=10, metavar="N", help="patient splits")
-    # Platt scaling's 5 folds need 5 training aggregates of a class, even from one patient
-    p.add_argument("--aggregates", type=int_at_least(5), default=100, metavar="N",
+    p.add_argument("--aggregates", type=aggregates, default=100, metavar="N",
                    help="aggregates per patient, at least 5")
     p.add_argument("--aggregate-size", type=positive_int, default=10, metavar="N", help="cells per aggregate")
     p.add_argument("--min-cells", type=nonnegative_int, default=0, metavar="N",

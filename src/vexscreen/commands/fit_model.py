@@ -4,7 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from . import add_command, split_list
-from .options import open_fraction, positive_int, probability, seed
+from .options import aggregates, open_fraction, positive_int, probability, seed
 
 #: vexscreen.model.combine.COMBINERS, named here so `--help` does not import scikit-learn (tested)
 COMBINER_NAMES = ("mean", "logit_mean")
@@ -29,7 +29,8 @@ def register(sub) -> None:
     p.add_argument("--out", required=True, type=Path, metavar="MODEL", help="model folder to write")
     p.add_argument("--min-cells", type=positive_int, default=30, metavar="N",
                    help="fewest cells of a type for it to count for a patient (docs/screening.md)")
-    p.add_argument("--aggregates", type=positive_int, default=100, metavar="N", help="aggregates per patient")
+    p.add_argument("--aggregates", type=aggregates, default=100, metavar="N",
+                   help="aggregates per patient, at least 5")
     p.add_argument("--aggregate-size", type=positive_int, default=10, metavar="N", help="cells per aggregate")
     p.add_argument("--combiner", choices=COMBINER_NAMES, default="mean",
                    help="how per-type probabilities make one")

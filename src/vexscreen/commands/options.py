@@ -82,6 +82,9 @@ positive_int = int_at_least(1)
 nonnegative_int = int_at_least(0)
 #: a seed numpy and torch both take
 seed = int_in(0, 2 ** 32 - 1)
+#: aggregates per patient: Platt scaling's 5 folds need 5 training aggregates of a class, even
+#: when they come from one patient
+aggregates = int_at_least(5)
 
 
 def float_in(low: float, high: float, *, low_open: bool = False, high_open: bool = False):

@@ -60,11 +60,10 @@ def run(args) -> int:
     from ..encoder.training import train_encoder
 
     cfg = TrainConfig(**{f.name: getattr(args, f.name) for f, _ in option_fields()})  # checked before the scan
-    scan = scan_options(args)
     out = train_encoder(args.images, args.out, cfg, probe=args.probe, resume=args.resume,
                         accelerator=args.accelerator, devices=args.devices, strategy=args.strategy,
-                        num_nodes=args.num_nodes, progress=show_progress(args), layout=scan["layout"],
-                        strict=scan["strict"], probe_layout=args.probe_layout)
+                        num_nodes=args.num_nodes, progress=show_progress(args), probe_layout=args.probe_layout,
+                        **scan_options(args))
     if not out["is_global_zero"]:  # DDP: one summary, from rank 0
         return 0
     bad = out["bad_files"]
