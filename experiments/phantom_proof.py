@@ -55,9 +55,10 @@ def main():
     ap.add_argument("--untrained", action="store_true", help="also run the untrained baseline")
     ap.add_argument("--untrained-only", action="store_true", help="only the untrained baseline")
     ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--weights", type=Path, default=None,
-                    help="start from this local torchvision state dict (the study: ImageNet weights)")
-    ap.add_argument("--backbone", default="resnet18")
+    ap.add_argument("--weights", default=None, metavar="imagenet|FILE",
+                    help="start from ImageNet weights (imagenet: torchvision's by name, as the study) or a local "
+                         "file (torchvision state dict; DinoBloom checkpoint for dinobloom-*)")
+    ap.add_argument("--backbone", default="resnet18", help="backbone by name (`vexscreen backbones`)")
     args = ap.parse_args()
     cfg = demo_train_config(max_images=args.max_images, epochs=args.epochs or 5, backbone=args.backbone,
                             weights=args.weights)

@@ -22,8 +22,11 @@ from .exceptions import InputError
 # pipeline order: images -> encoder -> encodings -> evaluation -> demo
 COMMANDS = (
     "scan",
+    "backbones",
     "train_encoder",
+    "export_encoder",
     "encode",
+    "measure",
     "consistency",
     "evaluate",
     "phantom",

@@ -49,20 +49,27 @@ def demo_train_config(max_images: int = 600, epochs: int = 4, backbone: str = "r
     """CPU-sized training settings (README, "The proof"): the study's loss and geometric views
     plus colour distortion (without it the encoder learns the smear's stain, not the cell),
     batch 64, Adam 1e-3, and 128 px views cut at full resolution from the centred 192 px
-    field that holds the cell (``field``; encode sees that field too).
+    field that holds the cell (``field``; encode sees that field too). A backbone taking one
+    input size (DinoBloom: 224) gets that size as its field and its own crop (126, patch 14).
 
-    ``weights``: a local torchvision state dict for ``backbone`` to start from (the study
-    starts from ImageNet weights, METHOD.md Step 1; none can be downloaded here)."""
+    ``weights``: where ``backbone`` starts: None (random), "imagenet" (torchvision's ImageNet
+    weights by name, as the study starts from, METHOD.md Step 1) or a local file (torchvision
+    state dict, DinoBloom checkpoint)."""
     from .encoder.config import TrainConfig
+    from .encoder.registry import get_backbone_info
 
+    info = get_backbone_info(backbone)
     return TrainConfig(backbone=backbone, batch_size=64, lr=1e-3, lr_floor=1e-5, epochs=epochs,
-                       scale=1.0, crop=128, field=192, color_jitter=0.5, queue_size=0, workers=2,
-                       max_images=max_images, weights=None if weights is None else str(weights))
+                       scale=1.0, crop=info.default_crop, field=info.input_size or 192, color_jitter=0.5,
+                       queue_size=0, workers=2, max_images=max_images,
+                       weights=None if weights is None else str(weights))
 
 
 def published_consistency(out: Path, plots: bool = True, on_step=_silent) -> dict:
     """Step 2a on the study's published encoder-test encodings: the study's tables, exactly.
-    ``{cell type: (order, M)}``; each also written to ``out/<CT>.json|csv`` (and its UMAP)."""
+    ``{cell type: (order, M)}``; each also written to ``out/<CT>.json|csv`` with its 95% CI
+    per pair (``out/<CT>_ci.csv``; a seeded bootstrap over cells) and its UMAP."""
+    from .evaluation import consistency_ci
     from .pipeline import encoder_test_consistency
     from .report import consistency_umap_figure, write_consistency
 
@@ -70,9 +77,10 @@ def published_consistency(out: Path, plots: bool = True, on_step=_silent) -> dic
     for ct in CELL_TYPES:
         enc = published_encoder_test(ct)
         order, M = tables[ct] = encoder_test_consistency(enc, ct)
-        write_consistency(out, order, M, name=ct)
+        low, high = consistency_ci(enc.X, enc.labels, order)
+        write_consistency(out, order, M, name=ct, low=low, high=high)
         on_step("published_table", {"cell_type": ct, "cells": len(enc), "dims": enc.X.shape[1],
-                                    "order": order, "auc": M})
+                                    "order": order, "auc": M, "low": low, "high": high})
         if plots:
             consistency_umap_figure(enc.X, enc.labels, order, out / f"{ct}_umap.png",
                                     title=f"Published {CELL_TYPE_NAMES[ct]} encoder-test encodings")
@@ -109,7 +117,7 @@ def run_demo(out="demo_out", plots: bool = True, n_jobs: int = 2, workers: int =
     on_step = on_step or _silent
     out = Path(out)
     cfg = train_config or demo_train_config()
-    if cfg.weights is not None:  # a wrong file fails now, not after the phantom is drawn
+    if cfg.weights is not None:  # a wrong file (or no ImageNet file offline) fails now, not after the phantom
         from .encoder.backbones import build_backbone
 
         build_backbone(cfg.backbone, cfg.pooling, weights=cfg.weights)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import time
 from pathlib import Path
 
@@ -68,19 +69,30 @@ def check_same_training(run, cfg) -> None:
 
 def unlabeled_pool(folders, pool) -> Path:
     """A flat folder of symbolic links to every image under ``folders``: the unlabeled
-    training set (self-supervised training never sees the labels)."""
+    training set (self-supervised training never sees the labels).
+
+    The links are relative (``../../phantom/PN/...``), so the output folder still works after
+    it is moved or copied with the images beside it; a link that points elsewhere (an older
+    pool's absolute link, broken by a move) is made again."""
     from .data.scan import IMAGE_SUFFIXES
 
     pool = Path(pool)
     pool.mkdir(parents=True, exist_ok=True)
+    here = pool.resolve()
     for folder in folders:
         folder = Path(folder)
         for path in sorted(folder.rglob("*")):
             if path.suffix.lower() in IMAGE_SUFFIXES and path.is_file():
                 rel = path.relative_to(folder.parent).as_posix()
                 link = pool / rel.replace("/", "__")
-                if not link.exists():
-                    link.symlink_to(path.resolve())
+                target = os.path.relpath(path.resolve(), here)
+                if link.is_symlink():
+                    if os.readlink(link) == target:
+                        continue
+                    link.unlink()
+                elif link.exists():  # a file put there by hand: left alone
+                    continue
+                link.symlink_to(target)
     return pool
 
 
@@ -190,16 +202,21 @@ def run_image_pipeline(phantom_dir, out, train_cfg=None, *, cell_types=CELL_TYPE
 
 def _train(images_dir: Path, out: Path, cfg, cell_types, progress) -> tuple:
     """The encoder in ``out/encoder``: trained on every image of ``cell_types``, unlabeled, or the
-    one already there if trained with the same settings. ``(encoder.pt path, training info or None)``."""
+    one already there if trained with the same settings; an interrupted training (its checkpoint
+    still there: a finished run removes it) is resumed, not taken for finished.
+    ``(encoder.pt path, training info or None)``."""
     from .encoder.training import TrainConfig, train_encoder
 
+    cfg = cfg or TrainConfig()
     run = out / "encoder"
     encoder_path = run / "encoder.pt"
-    if encoder_path.is_file():
-        check_same_training(run, cfg or TrainConfig())
-        return encoder_path, None
+    interrupted = (run / "checkpoints" / "last.ckpt").is_file()
+    if encoder_path.is_file() or interrupted:
+        check_same_training(run, cfg)
+        if not interrupted:
+            return encoder_path, None
     pool = unlabeled_pool([images_dir / ct for ct in cell_types], out / "pool")
-    return encoder_path, train_encoder(pool, run, cfg or TrainConfig(), progress=progress)
+    return encoder_path, train_encoder(pool, run, cfg, progress=progress, resume=interrupted)
 
 
 def _encode(encoder_path, images_dir: Path, out: Path, cell_types, **kw) -> tuple[dict, dict]:

@@ -22,8 +22,11 @@ NAMES = [c.replace("_", "-") for c in COMMANDS]
 #: the fewest arguments each command parses with (parsing only: nothing runs)
 MINIMAL = {
     "scan": ["ROOT"],
+    "backbones": [],
     "train-encoder": ["--images", "x", "--out", "y"],
+    "export-encoder": ["--backbone", "resnet18", "--out", "e.pt"],
     "encode": ["--encoder", "e.pt", "--images", "x", "--out", "y"],
+    "measure": ["--images", "x", "--out", "y"],
     "consistency": ["DIR", "--out", "o"],
     "evaluate": ["DIR", "--groups", "A,B", "--out", "o"],
     "phantom": ["--out", "o"],
@@ -103,7 +106,7 @@ def test_every_command_has_the_common_options(name):
     assert args.no_progress and args.verbose
 
 
-@pytest.mark.parametrize("name", ["scan", "encode", "train-encoder"])
+@pytest.mark.parametrize("name", ["scan", "encode", "train-encoder", "measure"])
 def test_commands_that_scan_take_the_same_scan_options(name):
     flags, reference = _flags(name), _flags("scan")
     for flag in ("--layout", "--strict"):
@@ -157,6 +160,7 @@ BAD_NUMBERS = [
     ("fit-model", "--aggregates", "0"), ("fit-model", "--aggregates", "4"), ("fit-model", "--threshold", "1.5"),
     ("fit-model", "--interval", "1"),
     ("screen", "--workers", "-1"),
+    ("measure", "--pixel-size", "0"), ("measure", "--workers", "0"), ("export-encoder", "--seed", "-1"),
 ]
 
 

@@ -1,21 +1,29 @@
-"""One registry of backbones; --weights loads a local torchvision state dict and nothing else."""
+"""One registry of backbones, one factory; --weights loads a local file (or ImageNet by name: test_pretrained)."""
 import pytest
 import torch
 import torchvision
 
 from vexscreen.exceptions import InputError
-from vexscreen.encoder.backbones import BACKBONES, build_backbone, get_spec
+from vexscreen.encoder.backbones import build_backbone, get_spec
 from vexscreen.encoder.heads import ProjectionHead
+from vexscreen.encoder.registry import list_backbones
 
 
-@pytest.mark.parametrize("name", BACKBONES)
+@pytest.mark.parametrize("name", list_backbones("torchvision") + ["dinobloom-s"])  # -b/-l/-g: too big to build here
 def test_every_backbone_builds_with_its_dim(name):
     torch.manual_seed(0)
-    enc = build_backbone(name, "max" if name == "resnet18" else "avg").eval()
-    side = get_spec(name).min_size
+    info = get_spec(name)
+    enc = build_backbone(name, "max" if name == "resnet18" else None).eval()
+    side = info.input_size or info.min_size
     with torch.inference_mode():
         y = enc(torch.rand(1, 3, side, side))
-    assert y.shape == (1, get_spec(name).dim) == (1, enc.dim)
+        emb, fmap = enc.forward_with_map(torch.rand(1, 3, side, side))
+    assert y.shape == emb.shape == (1, info.dim) == (1, enc.dim)
+    assert fmap.shape[:2] == (1, info.dim) and enc.backbone == name
+    assert enc.weights == {"source": "random", "file": None}
+    assert enc.pooling == ("max" if name == "resnet18" else info.default_pooling)
+    torch.testing.assert_close(enc.mean.flatten(), torch.tensor(info.mean), rtol=0, atol=0)
+    torch.testing.assert_close(enc.std.flatten(), torch.tensor(info.std), rtol=0, atol=0)
 
 
 def test_study_head_is_dense_relu_dense_without_batchnorm():

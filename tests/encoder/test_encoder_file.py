@@ -123,3 +123,26 @@ def test_missing_and_empty_files(tmp_path):
     (tmp_path / "empty.pt").write_bytes(b"")
     with pytest.raises(InputError, match="encoder file is empty"):
         read_encoder_file(tmp_path / "empty.pt")
+
+
+def test_normalisation_and_weights_are_recorded_and_checked(encoder_pt, tmp_path):
+    """encoder.pt says the mean/std its tensors hold and where the weights started; a config whose
+    normalisation is not the tensors' (checksum rewritten to match) is refused."""
+    payload = torch.load(encoder_pt, weights_only=True)
+    config = payload["config"]
+    assert config["normalisation"] == {"mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225],
+                                       "input": "RGB in [0, 1]"}
+    assert config["weights"] == {"source": "random", "file": None}
+    config["normalisation"]["mean"] = [0.5, 0.5, 0.5]
+    payload["sha256"] = content_sha256(config, payload["state_dict"])
+    torch.save(payload, tmp_path / "other.pt")
+    with pytest.raises(InputError, match="normalisation mean \\[0.5, 0.5, 0.5\\] does not match"):
+        read_encoder_file(tmp_path / "other.pt")
+
+
+def test_inception_records_its_own_normalisation(tmp_path):
+    torch.manual_seed(0)
+    path = save_encoder(tmp_path / "inception.pt", build_backbone("inception_v3"), Geometry(full_size=96, crop=80))
+    encoder, config = load_encoder(path)
+    assert config["normalisation"]["mean"] == config["normalisation"]["std"] == [0.5, 0.5, 0.5]
+    assert encoder.mean.flatten().tolist() == encoder.std.flatten().tolist() == [0.5, 0.5, 0.5]

@@ -16,8 +16,8 @@ from vexscreen.encoder.training import train_encoder
 
 def test_two_epochs_write_every_artefact(flat_dir, labeled_dir, tmp_path, small_cfg):
     run = tmp_path / "run"
-    out = train_encoder(flat_dir, run, small_cfg, probe=labeled_dir, progress=False)
-    assert out["epochs_run"] == 2
+    out = train_encoder(flat_dir, run, small_cfg, probe=labeled_dir, progress=False, keep_checkpoints=True)
+    assert out["epochs_run"] == 2 and out["checkpoints_kept"]
     for name in ("encoder.pt", "metrics.csv", "config.json", "checkpoints/last.ckpt"):
         assert (run / name).is_file(), name
     m = pd.read_csv(run / "metrics.csv")
@@ -120,6 +120,32 @@ def test_resume_after_interruption(flat_dir, tmp_path, small_cfg):
     assert out["best_loss"] == after["loss"].min()
     # resumed with the run's own settings (config.json), not the defaults passed in
     assert load_encoder(run / "encoder.pt")[1]["training"]["batch_size"] == 4
+    # kept while the run could resume; gone now that it has ended
+    assert not out["checkpoints_kept"] and not (run / "checkpoints").exists()
+
+
+@pytest.mark.parametrize("how", ["last epoch", "early stopping"])
+def test_a_run_that_ends_deletes_its_checkpoints(flat_dir, tmp_path, small_cfg, how):
+    if how == "early stopping":
+        small_cfg.epochs, small_cfg.patience, small_cfg.min_delta = 5, 1, 1e6  # no epoch improves by 1e6
+    run = tmp_path / "run"
+    out = train_encoder(flat_dir, run, small_cfg, progress=False)
+    assert out["stopped_early"] == (how == "early stopping") and out["epochs_run"] < 5
+    assert not out["checkpoints_kept"]
+    assert sorted(p.name for p in run.iterdir()) == ["config.json", "encoder.pt", "metrics.csv"]
+    with pytest.raises(InputError, match="keep-checkpoints"):  # the message says how to keep them
+        train_encoder(flat_dir, run, small_cfg, resume=True, progress=False)
+
+
+def test_cli_keeps_checkpoints_on_request(flat_dir, tmp_path, capsys):
+    args = ["train-encoder", "--images", str(flat_dir), "--batch-size", "4", "--epochs", "1", "--crop", "32",
+            "--full-size", "48", "--workers", "0", "--no-progress"]
+    assert main(args + ["--out", str(tmp_path / "kept"), "--keep-checkpoints"]) == 0
+    assert (tmp_path / "kept" / "checkpoints" / "last.ckpt").is_file()
+    assert f"checkpoints kept: {tmp_path / 'kept'}/checkpoints" in capsys.readouterr().out
+    assert main(args + ["--out", str(tmp_path / "gone")]) == 0
+    assert not (tmp_path / "gone" / "checkpoints").exists()
+    assert "checkpoints kept" not in capsys.readouterr().out
 
 
 def test_resume_without_checkpoint_is_an_input_error(flat_dir, tmp_path):

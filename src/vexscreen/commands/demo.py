@@ -22,11 +22,12 @@ def register(sub) -> None:
     p.add_argument("--out", type=Path, default=Path("demo_out"), help="output folder")
     p.add_argument("--no-plots", action="store_true", help="skip figures and contact sheets")
     p.add_argument("--jobs", type=positive_int, default=2, metavar="N", help="parallel workers, at least 1")
-    p.add_argument("--weights", metavar="FILE", default=None,
-                   help="start the encoder from this local torchvision state dict (the study starts "
-                        "from ImageNet weights; none are downloaded)")
+    p.add_argument("--weights", metavar="imagenet|FILE", default=None,
+                   help="start the encoder from ImageNet weights (imagenet: torchvision's, by name, from "
+                        "$TORCH_HOME/hub/checkpoints or downloaded if online; the study starts from them) or a "
+                        "local file (torchvision state dict; DinoBloom checkpoint for dinobloom-*)")
     p.add_argument("--backbone", default="resnet18", choices=BACKBONE_NAMES,
-                   help="backbone the weights are for")
+                   help="backbone by name, see `vexscreen backbones`")
 
 
 def run(args) -> int:

@@ -19,7 +19,8 @@ Self-supervised contrastive training of a cell-image encoder, the study's settin
 views: flips, rotation in [-180, 180], random 128 x 128 crop; head 128-128; temperature 0.07; Adam
 1e-5; batch 8; seed 43; NNCLR loss with queue 0). Writes RUN/encoder.pt (best loss),
 RUN/metrics.csv, RUN/config.json (settings and skipped files) and RUN/checkpoints/last.ckpt (for
---resume). Nothing is downloaded."""
+--resume: kept if the run is interrupted, deleted when it ends unless --keep-checkpoints). Nothing
+is downloaded."""
 
 
 def register(subparsers) -> None:
@@ -31,6 +32,9 @@ def register(subparsers) -> None:
                    help="images in groups (ROOT/GROUP/PATIENT/SAMPLE/img, or ROOT/GROUP/img) for the per-epoch "
                         "5-NN probe")
     p.add_argument("--resume", action="store_true", help="continue RUN from checkpoints/last.ckpt")
+    p.add_argument("--keep-checkpoints", action="store_true",
+                   help="keep RUN/checkpoints when training ends (to --resume it later with more epochs); "
+                        "an interrupted run keeps them anyway")
     _add_config_options(p.add_argument_group("training settings"))
     add_scan_options(p, probe=True)
     add_device_options(p, distributed=True)
@@ -63,7 +67,7 @@ def run(args) -> int:
     out = train_encoder(args.images, args.out, cfg, probe=args.probe, resume=args.resume,
                         accelerator=args.accelerator, devices=args.devices, strategy=args.strategy,
                         num_nodes=args.num_nodes, progress=show_progress(args), probe_layout=args.probe_layout,
-                        **scan_options(args))
+                        keep_checkpoints=args.keep_checkpoints, **scan_options(args))
     if not out["is_global_zero"]:  # DDP: one summary, from rank 0
         return 0
     bad = out["bad_files"]
@@ -71,7 +75,8 @@ def run(args) -> int:
     print(f"trained {out['epochs_run']} epoch(s) on {out['images']} images{skipped} in {out['seconds']} s; "
           f"best loss {out['best_loss']:.4f} at epoch {out['best_epoch']}"
           + (" (stopped early)" if out["stopped_early"] else "")
-          + f"; encoder: {args.out}/encoder.pt, metrics: {args.out}/metrics.csv")
+          + f"; encoder: {args.out}/encoder.pt, metrics: {args.out}/metrics.csv"
+          + (f"; checkpoints kept: {args.out}/checkpoints" if out["checkpoints_kept"] else ""))
     if bad:
         print("skipped:\n" + "\n".join(bad_file_lines(bad)))
     if out["probe_note"]:

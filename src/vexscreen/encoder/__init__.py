@@ -15,6 +15,9 @@ _EXPORTS = {
     "NNCLRLoss": "losses", "build_loss": "losses", "probe_accuracy": "probe", "TwoViews": "transforms",
     "ViewPairDataset": "transforms", "Geometry": "config", "TrainConfig": "config",
     "ContrastiveModule": "module", "save_untrained_encoder": "training", "train_encoder": "training",
+    "BackboneInfo": "registry", "get_backbone_info": "registry", "list_backbones": "registry",
+    "weights_record": "backbones", "DinoBloomEncoder": "dinobloom", "build_dinobloom": "dinobloom",
+    "imagenet_state_dict": "pretrained",
 }
 __all__ = sorted(_EXPORTS)
 

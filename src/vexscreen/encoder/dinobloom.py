@@ -35,12 +35,11 @@ import torch
 from torch import nn
 
 from ..exceptions import InputError
+from .registry import IMAGENET_MEAN, IMAGENET_STD, REGISTRY
 from .weight_files import check_tensors, read_weights
 
 logger = logging.getLogger(__name__)
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
 PATCH = 14
 INPUT_SIZE = 224                                   # DinoBloom's training crop
 TOKENS = 1 + (INPUT_SIZE // PATCH) ** 2            # 257 position embeddings
@@ -76,12 +75,14 @@ class DinoBloomSpec:
         return {**asdict(self), "url": self.url, "source": self.source}
 
 
-DINOBLOOM_SPECS: dict[str, DinoBloomSpec] = {s.name: s for s in (
-    DinoBloomSpec("dinobloom-s", "vit_small_patch14_dinov2", 384, 12, "22M", "DinoBloom-S.pth"),
-    DinoBloomSpec("dinobloom-b", "vit_base_patch14_dinov2", 768, 12, "86M", "DinoBloom-B.pth"),
-    DinoBloomSpec("dinobloom-l", "vit_large_patch14_dinov2", 1024, 24, "304M", "DinoBloom-L.pth"),
-    DinoBloomSpec("dinobloom-g", "vit_giant_patch14_dinov2", 1536, 40, "1136M", "DinoBloom-G.pth"),
-)}
+# name: (transformer blocks, parameters as DinoBloom's README gives them, released file); the timm
+# architecture, embedding size, input size and preprocessing come from the backbone registry
+_RELEASES = {"dinobloom-s": (12, "22M", "DinoBloom-S.pth"), "dinobloom-b": (12, "86M", "DinoBloom-B.pth"),
+             "dinobloom-l": (24, "304M", "DinoBloom-L.pth"), "dinobloom-g": (40, "1136M", "DinoBloom-G.pth")}
+DINOBLOOM_SPECS: dict[str, DinoBloomSpec] = {
+    name: DinoBloomSpec(name, REGISTRY[name].arch, REGISTRY[name].dim, depth, params, file,
+                        input_size=REGISTRY[name].input_size, mean=REGISTRY[name].mean, std=REGISTRY[name].std)
+    for name, (depth, params, file) in _RELEASES.items()}
 
 
 def get_dinobloom_spec(name: str) -> DinoBloomSpec:
@@ -99,6 +100,10 @@ class DinoBloomEncoder(nn.Module):
     ``feature_map`` gives the patch tokens as an N x dim x S/14 x S/14 map. The
     embedding is the CLS token, not a pooling of that map, so
     ``forward_with_map`` returns both from one pass.
+
+    ``dynamic`` (a ViT built with timm's ``dynamic_img_size``): any side that is a
+    multiple of the patch is taken, the position embeddings resampled to it
+    (training crops); at ``input_size`` the result is the same as without.
     """
     pooling = "cls"
 
@@ -108,29 +113,33 @@ class DinoBloomEncoder(nn.Module):
         self.register_buffer("std", torch.tensor(std, dtype=torch.float32).view(1, 3, 1, 1))
         self.vit = vit
         self.dim = dim
-        self.name = name
+        self.name = self.backbone = name
         self.patch_size = int(vit.patch_embed.patch_size[0])
         self.input_size = int(vit.patch_embed.img_size[0])
+        self.dynamic = bool(getattr(vit, "dynamic_img_size", False))
 
     def tokens(self, x: torch.Tensor) -> torch.Tensor:
         """N x (1 + h*w) x dim: CLS and patch tokens after the final norm."""
-        if tuple(x.shape[-2:]) != (self.input_size, self.input_size):
-            raise ValueError(f"{self.name} takes {self.input_size} x {self.input_size} images, "
-                             f"got {x.shape[-2]} x {x.shape[-1]}")
+        h, w = x.shape[-2:]
+        if self.dynamic:
+            if h % self.patch_size or w % self.patch_size:
+                raise ValueError(f"{self.name} takes sides that are multiples of {self.patch_size}, got {h} x {w}")
+        elif (h, w) != (self.input_size, self.input_size):
+            raise ValueError(f"{self.name} takes {self.input_size} x {self.input_size} images, got {h} x {w}")
         return self.vit.forward_features((x - self.mean) / self.std)
 
-    def _as_map(self, tokens: torch.Tensor) -> torch.Tensor:
+    def _as_map(self, tokens: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         patches = tokens[:, self.vit.num_prefix_tokens:]
-        side = self.input_size // self.patch_size
-        return patches.transpose(1, 2).reshape(len(tokens), self.dim, side, side)
+        h, w = (side // self.patch_size for side in x.shape[-2:])
+        return patches.transpose(1, 2).reshape(len(tokens), self.dim, h, w)
 
     def forward_with_map(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(N x dim embeddings, N x dim x h x w patch-token map) from one pass."""
         tokens = self.tokens(x)
-        return self.vit.forward_head(tokens), self._as_map(tokens)
+        return self.vit.forward_head(tokens), self._as_map(tokens, x)
 
     def feature_map(self, x: torch.Tensor) -> torch.Tensor:
-        return self._as_map(self.tokens(x))
+        return self._as_map(self.tokens(x), x)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.vit.forward_head(self.tokens(x))
@@ -188,13 +197,14 @@ def _img_size(spec: DinoBloomSpec, img_size) -> int:
     return size
 
 
-def build_dinobloom(name: str, weights=None, img_size: int | None = None) -> DinoBloomEncoder:
+def build_dinobloom(name: str, weights=None, img_size: int | None = None, dynamic: bool = False) -> DinoBloomEncoder:
     """The DinoBloom encoder ``name`` (see ``DINOBLOOM_SPECS``), from checkpoint ``weights``.
 
     ``weights``: a DinoBloom checkpoint file, or None for timm's random
     initialisation (seeded by the caller; for tests and benchmarks).
     ``img_size``: the input side, 224 by default as DinoBloom was trained; another
     multiple of 14 resamples the position embeddings (timm, bicubic).
+    ``dynamic``: take any multiple of 14 at run time (training crops; see ``DinoBloomEncoder``).
     The checkpoint is read and checked before the (possibly large) model is built.
     """
     import timm
@@ -206,7 +216,8 @@ def build_dinobloom(name: str, weights=None, img_size: int | None = None) -> Din
     if weights is not None:
         state = read_dinobloom_checkpoint(weights)
         check_dinobloom_state(state, spec, weights)
-    vit = timm.create_model(spec.timm_arch, pretrained=False, img_size=size, num_classes=0, global_pool="token")
+    vit = timm.create_model(spec.timm_arch, pretrained=False, img_size=size, num_classes=0, global_pool="token",
+                            dynamic_img_size=dynamic)
     if state is not None:
         converted = checkpoint_filter_fn(state, vit)
         try:

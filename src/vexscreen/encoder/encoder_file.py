@@ -6,11 +6,16 @@ and a tampered file cannot run code:
 * ``format``: ``FORMAT``; ``version``: ``VERSION`` (2: geometry as its own
   record, a SHA-256 of the content; version-1 files are refused, with the
   version this vexscreen reads);
-* ``config``: plain values: ``backbone``, ``pooling``, ``dim``, ``geometry``
-  (``Geometry.to_dict``: full_size, field, crop, scale), ``normalisation``,
+* ``config``: plain values: ``backbone`` (a registry name), ``pooling`` (avg, max;
+  cls for DinoBloom), ``dim``, ``geometry`` (``Geometry.to_dict``: full_size,
+  field, crop, scale, and input_size for a backbone that takes one size only),
+  ``normalisation`` (the mean/std inside the encoder, as its tensors hold them),
+  ``weights`` (where the weights started: ``backbones.weights_record``, e.g.
+  ``{"source": "imagenet", "file": "resnet18-f37072fd.pth", ...}``),
   ``vexscreen_version`` and what the writer adds (``training``: the settings,
   or None for an untrained baseline; ``best_epoch``, ``best_loss``, ...);
-* ``state_dict``: the encoder's tensors;
+* ``state_dict``: the encoder's tensors (the normalisation's ``mean``/``std``
+  included, so the rebuilt encoder normalises exactly as the saved one);
 * ``sha256``: SHA-256 of config (canonical JSON) and tensors (name, dtype,
   shape, bytes, in name order): a file damaged after it was written is
   refused ("damaged: checksum mismatch"). It is not a signature: anyone can
@@ -32,8 +37,9 @@ import torch
 from .. import __version__
 from ..data.atomic import atomic_path
 from ..exceptions import InputError
-from .backbones import BACKBONES, IMAGENET_MEAN, IMAGENET_STD, POOLINGS, Encoder, build_backbone
+from .backbones import Encoder, build_backbone
 from .config import Geometry
+from .registry import REGISTRY
 
 FORMAT = "vexscreen-encoder"
 VERSION = 2
@@ -50,15 +56,30 @@ def content_sha256(config: dict, state_dict: dict) -> str:
     return h.hexdigest()
 
 
+def _floats(values: torch.Tensor) -> list:
+    """A float32 tensor as short plain floats that turn back into exactly the same float32 values."""
+    out = []
+    for v in values.detach().cpu().flatten().tolist():
+        short = round(v, 6)
+        out.append(short if torch.tensor(short, dtype=torch.float32).item() == v else v)
+    return out
+
+
+def normalisation(encoder) -> dict:
+    """The preprocessing inside ``encoder``, as plain values: ``(x - mean) / std`` on RGB in [0, 1]."""
+    return {"mean": _floats(encoder.mean), "std": _floats(encoder.std), "input": "RGB in [0, 1]"}
+
+
 def save_encoder(path, encoder: Encoder, geometry: Geometry, info: dict | None = None) -> Path:
-    """Write encoder.pt atomically: the encoder's tensors, its geometry, plain ``info`` (e.g.
-    ``training``, ``best_epoch``) and the content's SHA-256."""
-    if encoder.backbone not in BACKBONES:
+    """Write encoder.pt atomically: the encoder's tensors, its geometry, normalisation and
+    initial weights (``encoder.weights``), plain ``info`` (e.g. ``training``, ``best_epoch``;
+    it may override ``weights``) and the content's SHA-256."""
+    if encoder.backbone not in REGISTRY:
         raise ValueError(f"the encoder does not say its backbone ({encoder.backbone!r}); use build_backbone")
+    _check_geometry(encoder.backbone, geometry, path)
     config = {"backbone": encoder.backbone, "pooling": encoder.pooling, "dim": int(encoder.dim),
-              "geometry": geometry.to_dict(),
-              "normalisation": {"mean": list(IMAGENET_MEAN), "std": list(IMAGENET_STD), "input": "RGB in [0, 1]"},
-              "vexscreen_version": __version__, **(info or {})}
+              "geometry": geometry.to_dict(), "normalisation": normalisation(encoder),
+              "weights": getattr(encoder, "weights", None), "vexscreen_version": __version__, **(info or {})}
     _check_plain(config, "config", path)
     state = {k: v.detach().cpu().clone().contiguous() for k, v in encoder.state_dict().items()}
     payload = {"format": FORMAT, "version": VERSION, "config": config, "state_dict": state,
@@ -77,14 +98,39 @@ class EncoderFile:
     geometry: Geometry
 
     def build(self) -> Encoder:
-        """The encoder, weights loaded, in eval mode."""
+        """The encoder, weights loaded, in eval mode (a DinoBloom one: the timm ViT at its input size)."""
         encoder = build_backbone(self.config["backbone"], self.config["pooling"])
         try:
             encoder.load_state_dict(self.state_dict, strict=True)
         except RuntimeError as exc:
             raise InputError(f"weights do not fit backbone {self.config['backbone']}: "
                              f"{str(exc).splitlines()[0][:300]}", self.path) from None
+        if self.config.get("weights") is not None:
+            encoder.weights = self.config["weights"]
         return encoder.eval()
+
+
+def _check_geometry(backbone: str, geometry: Geometry, path) -> None:
+    """A backbone that takes one input size only is saved (and read) with that size as its geometry's."""
+    size = REGISTRY[backbone].input_size
+    if geometry.input_size != size:
+        raise InputError(f"geometry input size {geometry.input_size} for {backbone}, which takes "
+                         + (f"exactly {size} x {size} images" if size else "any size")
+                         + f" (Geometry.for_backbone({backbone!r}) gives its geometry)", path)
+
+
+def _check_normalisation(config: dict, state: dict, path) -> None:
+    """The recorded normalisation is the one the tensors hold (so the rebuilt encoder uses it)."""
+    recorded = config.get("normalisation")
+    if not isinstance(recorded, dict) or "mean" not in state or "std" not in state:
+        raise InputError("encoder file lacks its normalisation (mean/std)", path)
+    for key in ("mean", "std"):
+        try:
+            same = torch.equal(torch.tensor(recorded.get(key), dtype=torch.float32).view_as(state[key]), state[key])
+        except (TypeError, ValueError, RuntimeError):
+            same = False
+        if not same:
+            raise InputError(f"normalisation {key} {recorded.get(key)} does not match the encoder's tensors", path)
 
 
 def _check_plain(obj, where: str, path) -> None:
@@ -132,7 +178,8 @@ def read_encoder_file(path) -> EncoderFile:
         raise InputError("state_dict is not a mapping of names to tensors", path)
     if payload.get("sha256") != content_sha256(config, state):
         raise InputError("damaged: checksum mismatch (the content is not what was written)", path)
-    if config.get("backbone") not in BACKBONES or config.get("pooling") not in POOLINGS:
+    backbone = REGISTRY.get(config["backbone"]) if isinstance(config.get("backbone"), str) else None
+    if backbone is None or config.get("pooling") not in backbone.poolings:
         raise InputError(f"unknown backbone/pooling {config.get('backbone')!r}/{config.get('pooling')!r}", path)
     if not isinstance(config.get("geometry"), dict):
         raise InputError("encoder file lacks its geometry", path)
@@ -140,6 +187,8 @@ def read_encoder_file(path) -> EncoderFile:
         geometry = Geometry.from_dict(config["geometry"])
     except InputError as exc:
         raise InputError(f"bad geometry ({exc})", path) from None
+    _check_geometry(backbone.name, geometry, path)
+    _check_normalisation(config, state, path)
     for key, value in state.items():
         if value.is_floating_point() and not torch.isfinite(value).all():
             raise InputError(f"tensor {key} holds NaN/inf values", path)

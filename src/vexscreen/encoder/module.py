@@ -1,4 +1,4 @@
-"""The LightningModule: encoder (backbone + pooling) -> projection head -> contrastive loss."""
+"""The LightningModule: encoder (backbone + pooling, or a ViT's CLS token) -> projection head -> contrastive loss."""
 from __future__ import annotations
 
 from dataclasses import asdict, replace
@@ -15,8 +15,9 @@ from .losses import DenseLoss, build_loss
 class ContrastiveModule(L.LightningModule):
     """Built from a ``TrainConfig`` (or its ``asdict``, as the Lightning checkpoint holds it).
 
-    ``cfg.weights`` (a local torchvision state dict) initialises the backbone; pass a config
-    with ``weights=None`` when a checkpoint will provide the weights (``--resume``).
+    ``cfg.weights`` (None, "imagenet" or a file: ``build_backbone``) initialises the backbone; pass
+    a config with ``weights=None`` when a checkpoint will provide the weights (``--resume``).
+    A ViT backbone (DinoBloom) is built to take the training crops' size as well as its own.
     """
 
     def __init__(self, cfg: TrainConfig | dict | None = None):
@@ -26,7 +27,7 @@ class ContrastiveModule(L.LightningModule):
         # plain values only, so the Lightning checkpoint loads with weights_only=True; the weights
         # file path is not kept (the checkpoint holds the weights)
         self.save_hyperparameters({"cfg": asdict(replace(cfg, weights=None))}, logger=False)
-        self.encoder = build_backbone(cfg.backbone, cfg.pooling, cfg.weights)
+        self.encoder = build_backbone(cfg.backbone, cfg.pooling, cfg.weights, dynamic_size=True)
         self.head = ProjectionHead(self.encoder.dim, cfg.head_hidden, cfg.head_out)
         self.criterion = build_loss(cfg.method, cfg.temperature, cfg.queue_size, cfg.head_out, cfg.seed)
         if cfg.dense:  # DenseCL-style term on the feature maps, weight `dense` (0 = the study)
@@ -38,9 +39,8 @@ class ContrastiveModule(L.LightningModule):
 
     def training_step(self, batch, batch_idx):
         v1, v2, *local = batch
-        m1, m2 = self.encoder.feature_map(v1), self.encoder.feature_map(v2)
-        z1 = self.head(torch.flatten(self.encoder.pool(m1), 1))  # = self.encoder(v1), map kept
-        z2 = self.head(torch.flatten(self.encoder.pool(m2), 1))
+        (e1, m1), (e2, m2) = self.encoder.forward_with_map(v1), self.encoder.forward_with_map(v2)
+        z1, z2 = self.head(e1), self.head(e2)  # e = self.encoder(v) (pooled map, or the CLS token), map kept
         loss = self.criterion(z1, z2)
         if self.cfg.dense:
             f1, f2 = m1.flatten(2).transpose(1, 2), m2.flatten(2).transpose(1, 2)  # B x locations x C

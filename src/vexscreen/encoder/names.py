@@ -1,11 +1,14 @@
-"""Names and defaults the CLI offers, importable without torch (so ``vexscreen --help`` is instant)."""
+"""Names and defaults the CLI offers, importable without torch (so ``vexscreen --help`` is instant).
+
+The backbone names and sizes come from the one registry (``registry.py``).
+"""
 from ..study import FULL_SIZE as DEFAULT_FULL_SIZE  # noqa: F401  (METHOD.md Step 1: 272)
+from .registry import REGISTRY
 
-
-BACKBONE_NAMES = ("resnet18", "vgg16", "resnet50", "inception_v3", "efficientnet_b4")
+BACKBONE_NAMES = tuple(REGISTRY)
 DEFAULT_BACKBONE = "resnet18"
-#: smallest input side each torchvision backbone accepts (InceptionV3's stem needs 75 px)
-MIN_INPUT_SIDE = {"resnet18": 32, "vgg16": 32, "resnet50": 32, "inception_v3": 75, "efficientnet_b4": 32}
-POOLINGS = ("avg", "max")
+#: smallest input side each backbone accepts (InceptionV3's stem needs 75 px; a ViT one patch)
+MIN_INPUT_SIDE = {name: info.min_size for name, info in REGISTRY.items()}
+POOLINGS = ("avg", "max", "cls")   # global average / max pooling of the last feature map; a ViT's CLS token
 METHODS = ("nnclr", "simclr")
 OVERSIZE = ("pad", "resize", "crop")

@@ -57,6 +57,7 @@ from torchvision.models import get_model_weights
 
 from ..data.atomic import file_sha256
 from ..exceptions import InputError
+from .registry import HALF, REGISTRY, list_backbones
 from .weight_files import check_tensors, read_weights
 
 logger = logging.getLogger(__name__)
@@ -64,11 +65,7 @@ logger = logging.getLogger(__name__)
 VARIANT = "IMAGENET1K_V1"
 CONNECT_TIMEOUT = 3.0           # seconds to wait for the download host before calling the machine offline
 HASH_REGEX = re.compile(r"-([a-f0-9]*)\.")   # torch.hub's: the hash prefix in ``name-<sha256 prefix>.ext``
-INCEPTION_MEAN = INCEPTION_STD = (0.5, 0.5, 0.5)
-
-# Encoding size (channels of the last feature map) and smallest input side per backbone.
-_GEOMETRY = {"resnet18": (512, 32), "vgg16": (512, 32), "resnet50": (2048, 32),
-             "inception_v3": (2048, 75), "efficientnet_b4": (1792, 32)}
+INCEPTION_MEAN = INCEPTION_STD = HALF
 
 
 @dataclass(frozen=True)
@@ -108,7 +105,7 @@ def _spec(name: str) -> PretrainedSpec:
     mean, std = tuple(tf.mean), tuple(tf.std)
     if name == "inception_v3":  # torchvision's transform_input=True for these weights (see module docstring)
         mean, std = INCEPTION_MEAN, INCEPTION_STD
-    dim, min_size = _GEOMETRY[name]
+    dim, min_size = REGISTRY[name].dim, REGISTRY[name].min_size   # encoding size, smallest input side
     return PretrainedSpec(
         name=name, weights=f"{type(weights).__name__}.{VARIANT}", url=weights.url, dim=dim, min_size=min_size,
         native_size=int(tf.crop_size[0]), resize_size=int(tf.resize_size[0]),
@@ -116,7 +113,7 @@ def _spec(name: str) -> PretrainedSpec:
         top1=float(weights.meta["_metrics"]["ImageNet-1K"]["acc@1"]))
 
 
-PRETRAINED_SPECS: dict[str, PretrainedSpec] = {name: _spec(name) for name in _GEOMETRY}
+PRETRAINED_SPECS: dict[str, PretrainedSpec] = {name: _spec(name) for name in list_backbones("torchvision")}
 
 
 def get_pretrained_spec(backbone: str) -> PretrainedSpec:

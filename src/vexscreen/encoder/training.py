@@ -15,13 +15,17 @@ RUN/ holds:
   scheduler, early-stopping and callback state, the NNCLR queue), saved at
   every epoch end; ``--resume`` passes it to ``Trainer.fit(ckpt_path=...,
   weights_only=True)``: it holds only tensors and plain values, so torch's
-  safe loader reads it and no pickled code is ever run.
+  safe loader reads it and no pickled code is ever run. Kept only while the
+  run can still resume: an interrupted or crashed run keeps it; a run that
+  ends normally (its last epoch, or early stopping) deletes ``checkpoints/``
+  (about three times the size of encoder.pt) unless ``keep_checkpoints``.
 
 The recording is done by the callbacks and logger of ``callbacks.py``.
 """
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 import time
 import warnings
@@ -37,7 +41,7 @@ from torch.utils.data import DataLoader
 from ..data.atomic import write_json
 from ..exceptions import InputError
 from ..progress import ProgressArg
-from .backbones import build_backbone
+from .backbones import build_backbone, weights_record
 from .callbacks import BestEncoder, EpochProgress, EpochStats, MetricsCSV, ProbeCallback
 from .config import GEOMETRY_FIELDS, TrainConfig
 from .encoder_file import save_encoder
@@ -84,7 +88,8 @@ def _run_config(run: Path, cfg: TrainConfig, resume: bool) -> TrainConfig:
     maximum); validated."""
     if resume:
         if not (run / "checkpoints" / "last.ckpt").is_file():
-            raise InputError("nothing to resume: no checkpoints/last.ckpt in the run folder", run)
+            raise InputError("nothing to resume: no checkpoints/last.ckpt in the run folder (a run that "
+                             "finished deletes its checkpoints unless trained with --keep-checkpoints)", run)
         saved = run / "config.json"
         if saved.is_file():
             old = json.loads(saved.read_text())["train"]
@@ -128,16 +133,31 @@ def _trainer(run: Path, cfg: TrainConfig, callbacks: list, progress: ProgressArg
                      log_every_n_steps=1, deterministic=False, **distributed)
 
 
+def _end_of_run(trainer: L.Trainer, run: Path, keep_checkpoints: bool) -> bool:
+    """After ``fit`` returned: delete ``run/checkpoints`` if the run finished (its last epoch or
+    early stopping) and they are not to be kept; True if they are still there."""
+    from lightning.pytorch.trainer.states import TrainerStatus
+
+    folder = run / "checkpoints"
+    if trainer.state.status == TrainerStatus.FINISHED and not keep_checkpoints:
+        trainer.strategy.barrier()  # DDP: every rank done with them before rank 0 deletes
+        if trainer.is_global_zero:
+            shutil.rmtree(folder, ignore_errors=True)
+    return folder.is_dir()
+
+
 def train_encoder(images, run, cfg: TrainConfig | None = None, *, probe=None, resume: bool = False,
                   accelerator: str = "cpu", devices="auto", strategy: str = "auto", num_nodes: int = 1,
-                  progress: ProgressArg = True, callbacks: list | None = None, layout: str | None = None,
-                  strict: bool = False, probe_layout: str | None = None) -> dict:
+                  progress: ProgressArg = True, callbacks: list | None = None, keep_checkpoints: bool = False,
+                  layout: str | None = None, strict: bool = False, probe_layout: str | None = None) -> dict:
     """Train an encoder on the images under ``images``; outputs in ``run`` (see module doc).
 
     ``layout``/``strict``: as for ``scan_images`` (``strict`` also for the probe's scan,
-    ``probe_layout`` its layout). ``callbacks``: extra Lightning callbacks. Returns a summary
-    (epochs run, best epoch and loss, seconds, images, the skipped ``bad_files``, whether early
-    stopping ended it, the probe's note if any)."""
+    ``probe_layout`` its layout). ``callbacks``: extra Lightning callbacks. ``keep_checkpoints``:
+    keep ``run/checkpoints`` when the run ends normally (to ``resume`` it later with more epochs);
+    an interrupted run keeps them anyway. Returns a summary (epochs run, best epoch and loss,
+    seconds, images, the skipped ``bad_files``, whether early stopping ended it, whether
+    checkpoints were kept, the probe's note if any)."""
     run = Path(run)
     cfg = _run_config(run, cfg or TrainConfig(), resume)
     paths, bad = _image_paths(images, cfg.max_images, layout=layout, strict=strict)
@@ -149,7 +169,8 @@ def train_encoder(images, run, cfg: TrainConfig | None = None, *, probe=None, re
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     module = ContrastiveModule(replace(cfg, weights=None) if resume else cfg)
     loader = _loader(paths, cfg)
-    best = BestEncoder(run / "encoder.pt", cfg.geometry, {"training": training_record(cfg, len(paths))})
+    best = BestEncoder(run / "encoder.pt", cfg.geometry, {"training": training_record(cfg, len(paths)),
+                                                          "weights": weights_record(cfg.backbone, cfg.weights)})
     ours = [cb for cb in (probe_cb, EpochStats(len(paths)), best) if cb is not None]
     trainer = _trainer(run, cfg, ours + list(callbacks or []), progress, accelerator=accelerator,
                        devices=devices, strategy=strategy, num_nodes=num_nodes)
@@ -159,9 +180,10 @@ def train_encoder(images, run, cfg: TrainConfig | None = None, *, probe=None, re
         warnings.filterwarnings("ignore", message=".*isinstance\\(treespec, LeafSpec\\).*")
         trainer.fit(module, loader, ckpt_path=run / "checkpoints" / "last.ckpt" if resume else None,
                     weights_only=True if resume else None)
+    kept = _end_of_run(trainer, run, keep_checkpoints)
     if not (run / "encoder.pt").is_file():
         raise InputError("training finished without a finite loss: no encoder.pt written", run)
-    return {"run": str(run), "epochs_run": trainer.current_epoch, "best_epoch": best.best_epoch,
+    return {"checkpoints_kept": kept, "run": str(run), "epochs_run": trainer.current_epoch, "best_epoch": best.best_epoch,
             "best_loss": best.best, "seconds": round(time.perf_counter() - t0, 1), "images": len(paths),
             "bad_files": bad,
             "is_global_zero": bool(trainer.is_global_zero),

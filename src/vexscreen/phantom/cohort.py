@@ -6,7 +6,8 @@ Layout written under ``out``::
     out/encoder_test/<CELL_TYPE>/<GROUP>/cell_00001.png         (cells of known morphology)
     out/truth.csv                                               (one row per image)
     out/phantom.json                                            (the settings; guards resumption)
-    out/preview/<CELL_TYPE>_<GROUP>.png                         (with preview=True)
+    out/preview/<CELL_TYPE>_<GROUP>.png                         (with preview=True: contact sheets,
+                                                                 each cell marked with its drawn features)
 
 Patient folders keep the study's pseudonyms (``VEXAS[1]``): brackets are plain
 characters in POSIX paths and vexscreen never globs inside the tree.
@@ -39,6 +40,7 @@ from ..study import study_structure
 from ..exceptions import InputError
 from ..progress import Progress, ProgressArg
 from . import phenotypes as P
+from .preview import write_previews
 from .render import CELL_TYPES, CellSpec, render
 
 COHORTS = ("study", "small", "null")
@@ -294,28 +296,3 @@ def read_truth(out) -> pd.DataFrame:
     """truth.csv of a phantom folder, with numeric columns parsed."""
     return pd.read_csv(Path(out) / "truth.csv", dtype={"sample": str, "patient": str,
                                                        "vacuole_radii": str, "vacuole_centers": str})
-
-
-def write_previews(out, truth: pd.DataFrame, per_sheet: int = 24, tile: int = 120) -> list[Path]:
-    """One contact sheet PNG per cell type and group: ``out/preview/<CT>_<GROUP>.png``."""
-    out = Path(out)
-    paths = []
-    for (s, ct, g), sub in truth.groupby(["set", "cell_type", "group"], sort=True):
-        files = list(sub.path)[:per_sheet]
-        cols = 6
-        rows = (len(files) + cols - 1) // cols
-        sheet = Image.new("RGB", (cols * tile, rows * tile), (255, 255, 255))
-        for k, f in enumerate(files):
-            with Image.open(out / f) as im:
-                im = im.convert("RGB")
-                side = int(min(im.size) * 0.7)
-                left, top = (im.size[0] - side) // 2, (im.size[1] - side) // 2
-                im = im.crop((left, top, left + side, top + side)).resize((tile, tile), Image.LANCZOS)
-            sheet.paste(im, ((k % cols) * tile, (k // cols) * tile))
-        name = f"{'ENC_' if s == 'encoder_test' else ''}{ct}_{g}.png"
-        p = out / "preview" / name
-        with atomic_path(p, suffix=".png") as tmp:
-            sheet.save(tmp, format="PNG")
-        paths.append(p)
-    return paths
-

@@ -291,8 +291,8 @@ def _distribution_axes(ax, classes, scores: dict, probability, interval, thresho
                        medianprops={"color": "black"}, boxprops={"color": "0.45"},
                        whiskerprops={"color": "0.45"}, capprops={"color": "0.45"})
             ax.scatter(s, k + rng.uniform(-0.17, 0.17, len(s)), s=30, color=_class_colour(k, classes),
-                       edgecolor="white", linewidth=0.6, zorder=3,
-                       label="reference patients" if k == 0 else None)
+                       edgecolor="white", linewidth=0.6, zorder=3)
+    ax.scatter([], [], s=30, color="0.45", edgecolor="white", label="a reference patient (colour: its class)")
     top = len(classes)
     if probability is None:
         ax.text(0.5, top, "this patient: not assessable", ha="center", va="center", fontsize=10)
@@ -317,8 +317,9 @@ def figure_png(fig) -> str:
     return _data_uri(buf.getvalue(), "image/png")
 
 
-def score_figure(r: dict) -> str:
-    """The reference classes' patient scores with this patient's probability and interval."""
+def score_plot(r: dict):
+    """The reference classes' patient scores with this patient's probability and interval:
+    a matplotlib Figure (:func:`score_figure` embeds it in the page)."""
     from matplotlib.figure import Figure
 
     ref = r["reference"]
@@ -329,11 +330,17 @@ def score_figure(r: dict) -> str:
     ax.set_xlabel(f"patient score: probability of {classes[-1]} (reference: leave-one-patient-out)")
     ax.set_ylabel("reference class")
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.24), ncol=3, fontsize=8, frameon=False)
-    return figure_png(fig)
+    return fig
 
 
-def cell_type_figure(r: dict) -> str | None:
-    """One panel per cell type with reference scores (``reference.cell_type_scores``), or None."""
+def score_figure(r: dict) -> str:
+    """:func:`score_plot` as a PNG data URI."""
+    return figure_png(score_plot(r))
+
+
+def cell_type_plot(r: dict):
+    """One panel per cell type with reference scores (``reference.cell_type_scores``), one
+    legend under them: a matplotlib Figure, or None without per-cell-type scores."""
     from matplotlib.figure import Figure
 
     per_type = r["reference"].get("cell_type_scores") or {}
@@ -341,15 +348,29 @@ def cell_type_figure(r: dict) -> str | None:
     if not types:
         return None
     classes = r["reference"]["classes"]
-    fig = Figure(figsize=(3.3 * len(types) + 1.4, 1.3 + 0.5 * (len(classes) + 1)))
+    fig = Figure(figsize=(3.3 * len(types) + 1.4, 1.7 + 0.5 * (len(classes) + 1)), layout="constrained")
     axes = np.atleast_1d(fig.subplots(1, len(types), sharey=True))
     for ax, ct in zip(axes, types):
         own = r["cell_types"].get(ct, {})
         _distribution_axes(ax, classes, per_type[ct], own.get("probability"), own.get("interval"))
         ax.set_title(f"{CELL_TYPE_NAMES[ct]} alone ({own.get('n_cells', 0)} cells)", fontsize=10)
         ax.set_xlabel(f"probability of {classes[-1]}")
-    fig.tight_layout()
-    return figure_png(fig)
+    axes[0].set_ylabel("reference class")
+    handles = {}  # each panel's entries once ("this patient" differs per panel: the first one's kind)
+    for ax in axes:
+        for h, label in zip(*ax.get_legend_handles_labels()):
+            key = "this patient" if label.startswith("this patient") else label
+            handles.setdefault(key, h)
+    fig.legend(list(handles.values()), [k + (" (each panel: its cell type alone)" if k == "this patient" else "")
+                                        for k in handles], loc="outside lower center", ncol=3, fontsize=8,
+               frameon=False)
+    return fig
+
+
+def cell_type_figure(r: dict) -> str | None:
+    """:func:`cell_type_plot` as a PNG data URI, or None."""
+    fig = cell_type_plot(r)
+    return None if fig is None else figure_png(fig)
 
 
 # --------------------------------------------------------------------------- page context

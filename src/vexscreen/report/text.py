@@ -7,7 +7,7 @@ each into the text the CLI prints.
 from __future__ import annotations
 
 from ..study import CELL_TYPE_NAMES
-from .tables import format_consistency, format_recovery, format_summary
+from .tables import format_consistency, format_consistency_ci, format_recovery, format_summary
 
 SYNTHETIC_NOTE = (
     "   The study's neutrophil structure (12 patients, 4,819 cells = 25%), 128 dims; only VEXAS\n"
@@ -47,7 +47,9 @@ def _training_heading(cfg) -> str:
 _DEMO_TEXT = {
     "published": lambda i: "== 1. Encoder consistency on the study's published encodings (Step 2a) ==",
     "published_table": lambda i: (f"\n[{i['cell_type']}: {CELL_TYPE_NAMES[i['cell_type']]}, {i['cells']} cells, "
-                                  f"{i['dims']} dims]\n" + format_consistency(i["order"], i["auc"])),
+                                  f"{i['dims']} dims]\n" + format_consistency(i["order"], i["auc"])
+                                  + ("" if i.get("low") is None else
+                                     "\n" + format_consistency_ci(i["order"], i["auc"], i["low"], i["high"]))),
     "synthetic": lambda i: "\n== 2. Phenotypic prediction on synthetic encodings (Step 2b) ==\n" + SYNTHETIC_NOTE,
     "synthetic_rows": lambda i: format_summary(i["rows"]),
     "phantom": lambda i: f"\n== 3. Phantom cohort with the study's structure (scale {i['scale']}) ==",

@@ -1,0 +1,189 @@
+"""Validation of `vexscreen measure` (issue 11, 5a and 5b): numbers for docs/morphology.md.
+
+5b, real normal cells (../shared/data/wbc, CellaVision DM96, normal donors):
+  * the pixel size from the red-cell diameter (vexscreen.morphology.calibration);
+  * quality flags per cell type (segmentation failures <= 2% is the target);
+  * fraction of neutrophils / monocytes with >= 1 detected vacuole (<= 5% of neutrophils is
+    the target), on all cells and apart on the cells NOT used to calibrate the operating point
+    (calibration used every 3rd neutrophil and every 2nd monocyte in sorted order);
+  * band (BNE_) vs segmented (SNE_) neutrophils: ROC-AUC of the lobe count (>= 0.8) and the
+    study's 5-NN consistency AUC of the standardised measurement vector (>= 0.85; METHOD.md 2a);
+  * a contact sheet of the real cells called vacuolated: docs/img/morphology_flagged_real.png.
+5a, phantom truth (``python -m vexscreen.cli phantom --cohort study --scale 0.05 --out PH --seed 0``):
+  * per-cell vacuole detection ROC-AUC (score: vacuole_area_um2) on drawn neutrophils (>= 0.95)
+    and monocytes (>= 0.9), the share called vacuolated among cells with a drawn vacuole of radius
+    >= 4 px, count vs drawn count, lobes vs drawn lobes, pseudo-Pelger and granulation.
+
+    PYTHONPATH=src python experiments/measure_validation.py [--phantom /tmp/ph_morph] [--work /tmp/mv]
+
+Measurements are cached in --work (measure_scan resumes); the summary goes to
+experiments/results/measure_validation.json.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import roc_auc_score
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+
+from vexscreen.data.atomic import save_figure, write_json  # noqa: E402
+from vexscreen.data.scan import load_rgb, scan_images  # noqa: E402
+from vexscreen.evaluation.consistency import pairwise_auc  # noqa: E402
+from vexscreen.morphology import COLUMNS, VacuoleParams, measure_masks, measure_scan, segment_cell  # noqa: E402
+from vexscreen.morphology.calibration import pixel_size_from_red_cells, red_cell_diameters  # noqa: E402
+
+WBC = ROOT.parent / "shared" / "data" / "wbc"
+TYPES = {"neutrophil": "PN", "monocyte": "MO", "lymphocyte": "LY"}
+CALIBRATION_STEP = {"neutrophil": 3, "monocyte": 2}  # the subsets the operating point was chosen on
+
+
+def measure_subset(root: Path, groups, out: Path, workers: int) -> pd.DataFrame:
+    scan = scan_images(root, layout="encoder_test", progress=False)
+    scan.images = [r for r in scan.images if r.group in groups]
+    measure_scan(scan, out, workers=workers)
+    return pd.read_csv(out / "measurements.csv", keep_default_na=False, na_values=[""])
+
+
+def pixel_size(step: int = 20) -> dict:
+    d = []
+    for folder in ("neutrophil", "lymphocyte"):
+        for p in sorted((WBC / folder).glob("*.jpg"))[::step]:
+            img = np.asarray(load_rgb(p))
+            if img.shape[1] == 360:
+                d += red_cell_diameters(img)
+    q = np.percentile(d, [25, 50, 75])
+    return {"red_cells": len(d), "median_px": round(float(q[1]), 1), "iqr_px": [round(float(q[0]), 1),
+            round(float(q[2]), 1)], "um_per_px": round(pixel_size_from_red_cells(d), 4)}
+
+
+def real_cells(work: Path, workers: int) -> tuple[dict, pd.DataFrame]:
+    t = measure_subset(WBC, TYPES, work / "wbc", workers)
+    t["name"] = t["IMAGE"].str.split("/").str[-1]
+    out = {}
+    for folder, ct in TYPES.items():
+        d = t[t.GROUP == folder]
+        q = d.quality.value_counts().to_dict()
+        ok = d[d.quality == "ok"]
+        rec = {"images": len(d), "quality": q, "not_ok": round(1 - len(ok) / len(d), 4),
+               "segmentation_failed": round(q.get("segmentation_failed", 0) / len(d), 4)}
+        if folder in CALIBRATION_STEP:
+            names = sorted(d.name)
+            calib = set(names[::CALIBRATION_STEP[folder]])
+            flag = ok.vacuole_count > 0
+            held = ~ok.name.isin(calib)
+            rec.update({"vacuolated_all": round(flag.mean(), 4), "vacuolated_held_out": round(flag[held].mean(), 4),
+                        "held_out_cells": int(held.sum()), "vacuolated_calibration": round(flag[~held].mean(), 4)})
+        out[ct] = rec
+    pn = t[(t.GROUP == "neutrophil") & (t.quality == "ok") & t.name.str.match("(BNE|SNE)_")].copy()
+    y = pn.name.str.startswith("SNE_").astype(int).to_numpy()
+    X = pn[list(COLUMNS)].to_numpy(float)
+    X = (X - X.mean(0)) / np.where(X.std(0) > 0, X.std(0), 1)
+    out["band_vs_segmented"] = {
+        "cells": {"BNE": int((y == 0).sum()), "SNE": int(y.sum())},
+        "lobes_auc": round(roc_auc_score(y, pn.nucleus_lobes), 4),
+        "lobes_mean": {"BNE": round(pn.nucleus_lobes[y == 0].mean(), 2), "SNE": round(pn.nucleus_lobes[y == 1].mean(), 2)},
+        "thinnest_bridge_auc": round(roc_auc_score(y, -pn.lobe_bridge_um), 4),
+        "knn5_consistency_auc": round(pairwise_auc(X, np.where(y == 1, "SNE", "BNE"), "BNE", "SNE"), 4)}
+    return out, t
+
+
+def contact_sheet(t: pd.DataFrame, path: Path, per_type: int = 24) -> Path:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Circle
+    rows = []
+    for folder in ("neutrophil", "monocyte"):
+        f = t[(t.GROUP == folder) & (t.vacuole_count > 0)].sort_values("IMAGE")
+        rows += list(f.IMAGE[: per_type])
+    cols = 8
+    fig, axes = plt.subplots((len(rows) + cols - 1) // cols, cols, figsize=(2 * cols, 2 * ((len(rows) + cols - 1) // cols)))
+    for ax in np.ravel(axes):
+        ax.axis("off")
+    for ax, rel in zip(np.ravel(axes), rows):
+        img = np.asarray(load_rgb(WBC / rel))
+        masks = segment_cell(img)
+        _, vac = measure_masks(img, masks)
+        ys, xs = np.nonzero(masks.cell)
+        c, h = ((ys.min() + ys.max()) // 2, (xs.min() + xs.max()) // 2), max(np.ptp(ys), np.ptp(xs)) // 2 + 10
+        ax.imshow(img[max(0, c[0] - h):c[0] + h, max(0, c[1] - h):c[1] + h])
+        for v in vac:
+            ax.add_patch(Circle((v.x - max(0, c[1] - h), v.y - max(0, c[0] - h)), v.diameter_um / 0.1 / 2 + 4,
+                                fill=False, color="#0050ff", lw=1.2))
+        ax.set_title(rel.split("/")[-1], fontsize=7)
+    fig.suptitle("Real normal cells called vacuolated (blue circles), first by name: "
+                 f"{min(per_type, (t.GROUP.eq('neutrophil') & t.vacuole_count.gt(0)).sum())} neutrophils, then monocytes",
+                 fontsize=9)
+    fig.tight_layout()
+    save_figure(fig, path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def phantom(ph: Path, work: Path, workers: int) -> dict:
+    truth = pd.read_csv(ph / "truth.csv", keep_default_na=False, na_values=[""])
+    out = {}
+    for ct in ("PN", "MO"):
+        t = measure_subset_labeled(ph / ct, work / f"phantom_{ct}", workers)
+        t["path"] = f"{ct}/" + t["IMAGE"]
+        d = t.merge(truth, on="path", how="left", validate="one_to_one")
+        ok = d[d.quality == "ok"]
+        vac = ok.n_vacuoles_drawn > 0
+        rmax = ok.vacuole_radii.fillna("").map(lambda s: max([float(v) for v in s.split(";")], default=0) if s else 0)
+        rec = {"cells": len(d), "ok": len(ok), "vacuolated_drawn": int(vac.sum()),
+               "vacuole_auc": round(roc_auc_score(vac, ok.vacuole_area_um2), 4),
+               "called_vacuolated_radius_ge_4px": round((ok.vacuole_count[rmax >= 4] > 0).mean(), 4),
+               "cells_radius_ge_4px": int((rmax >= 4).sum()),
+               "called_vacuolated_radius_lt_4px": round((ok.vacuole_count[(rmax > 0) & (rmax < 4)] > 0).mean(), 4),
+               "false_calls_no_vacuole": round((ok.vacuole_count[~vac] > 0).mean(), 4),
+               "count_vs_drawn_mean_abs_error": round(float((ok.vacuole_count - ok.n_vacuoles_drawn)[vac].abs().mean()), 3),
+               "count_vs_drawn_corr": round(float(np.corrcoef(ok.vacuole_count[vac], ok.n_vacuoles_drawn[vac])[0, 1]), 3)}
+        if ct == "PN":
+            seg = ok[ok.nucleus_shape.isin(["segmented", "band"])]
+            rec["lobes_exact"] = round(float((seg.nucleus_lobes == seg.n_lobes_drawn).mean()), 4)
+            rec["lobes_within_1"] = round(float(((seg.nucleus_lobes - seg.n_lobes_drawn).abs() <= 1).mean()), 4)
+            rec["lobes_corr"] = round(float(np.corrcoef(seg.nucleus_lobes, seg.n_lobes_drawn)[0, 1]), 3)
+            rec["pelger_auc"] = round(roc_auc_score(ok.nucleus_shape == "pelger", ok.pseudo_pelger + 0.01 * -ok.nucleus_lobes), 4)
+            rec["pelger_called"] = {"pelger": round(ok.pseudo_pelger[ok.nucleus_shape == "pelger"].mean(), 3),
+                                    "other": round(ok.pseudo_pelger[ok.nucleus_shape != "pelger"].mean(), 3)}
+            normal = ok.granulation == "normal"
+            rec["toxic_granulation_auc"] = round(roc_auc_score(ok.granulation[normal | (ok.granulation == "high")] == "high",
+                                                               ok.granularity[normal | (ok.granulation == "high")]), 4)
+            hypo = ok.granulation.isin(["none", "low"])
+            rec["hypogranular_auc"] = round(roc_auc_score(hypo[normal | hypo], -ok.granularity[normal | hypo]), 4)
+        out[ct] = rec
+    return out
+
+
+def measure_subset_labeled(root: Path, out: Path, workers: int) -> pd.DataFrame:
+    measure_scan(scan_images(root, progress=False), out, workers=workers)
+    return pd.read_csv(out / "measurements.csv", keep_default_na=False, na_values=[""])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--phantom", default="/tmp/ph_morph", help="phantom made with --cohort study --scale 0.05 --seed 0")
+    ap.add_argument("--work", default="/tmp/measure_validation")
+    ap.add_argument("--workers", type=int, default=2)
+    args = ap.parse_args()
+    work = Path(args.work)
+    res = {"operating_point": dataclasses.asdict(VacuoleParams()), "pixel_size": pixel_size()}
+    res["real"], table = real_cells(work, args.workers)
+    contact_sheet(table, ROOT / "docs" / "img" / "morphology_flagged_real.png")
+    res["phantom"] = phantom(Path(args.phantom), work, args.workers)
+    res["commands"] = {"phantom": f"python -m vexscreen.cli phantom --cohort study --scale 0.05 --out {args.phantom} --seed 0",
+                       "this": "PYTHONPATH=src python experiments/measure_validation.py"}
+    write_json(ROOT / "experiments" / "results" / "measure_validation.json", res)
+    import json
+    print(json.dumps(res, indent=1))
+
+
+if __name__ == "__main__":
+    main()

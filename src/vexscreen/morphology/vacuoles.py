@@ -1,0 +1,179 @@
+"""Cytoplasmic vacuoles: pale, round, sharply outlined holes inside the cytoplasm mask.
+
+VEXAS vacuoles are punched-out holes in the cytoplasm, nearly as pale as the
+glass around the cell, with a sharp outline. The detector looks for exactly
+that, in the green channel (the one the pink/purple stains absorb most), in
+grey levels 0-255 relative to the frame's own glass, sizes in um
+(:class:`VacuoleParams` holds every limit):
+
+1. **where**: the cytoplasm only (the search region: ``edge_margin_um`` inside
+   the cell outline, ``nucleus_margin_um`` away from the nucleus closed over
+   its folds). Red cells are already cut off the cell mask (:mod:`.segment`).
+2. **candidates**: connected regions of pixels within ``extent_below_glass``
+   grey levels of the glass holding a pixel within ``core_below_glass``
+   (hysteresis). Not clipped to the search region: a pale notch of the outline
+   stays joined to the glass, a gap in a nuclear fold to the fold, so both fail
+   ``min_inside`` (>= 90% of the spot in the search region).
+3. **tests**, each aimed at a false positive seen on real normal cells:
+   size (equivalent diameter ``min_diameter_um``-``max_diameter_um``) and
+   roundness (solidity, axis ratio); a wall all round (the 2-px ring is darker
+   than the core by ``min_rim_contrast`` at its median, ``min_wall`` at its
+   palest tenth, and ``min_rim_dark`` of it by half the contrast): pale gaps
+   between granules open onto other gaps; a sharp outline (``max_halo``: the
+   ring is not much paler than the cytoplasm just outside it): pale patches fade
+   out through a pale halo; ``min_edge_um`` from the outline (pale notches, the
+   thin pale edge of the cytoplasm) and ``min_nucleus_um`` from the nucleus
+   (pale spots at its border and in its folds); ring on the nucleus <=
+   ``max_rim_nucleus`` (a gap between lobes).
+
+Each vacuole reports its centre (px), area (um2), equivalent diameter (um),
+contrast and distance below the glass (grey levels).
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+from scipy import ndimage as ndi
+from skimage.filters import apply_hysteresis_threshold
+from skimage.measure import label, regionprops
+
+from . import binary as B
+
+
+@dataclass(frozen=True)
+class VacuoleParams:
+    """The detector's operating point: size (um) and contrast (grey levels, green channel) limits.
+
+    Calibrated on real normal cells (docs/morphology.md, "Operating point"): the loosest limits
+    found that flag <= 3% of the normal neutrophils of ../shared/data/wbc used for calibration.
+    """
+
+    core_below_glass: float = 14.0    # the hole's palest pixel is within this many grey levels of the glass
+    extent_below_glass: float = 36.0  # the hole extends over pixels within this many levels of the glass
+    min_rim_contrast: float = 25.0    # core (90th percentile) minus the median of the 2-px ring around it
+    min_wall: float = 10.0            # core minus the palest tenth of that ring: a wall all round
+    min_rim_dark: float = 0.8         # fraction of the ring darker than the core by min_rim_contrast / 2
+    max_halo: float = 16.0            # ring minus the cytoplasm 2-6 px further out: a sharp outline, no pale halo
+    min_diameter_um: float = 0.6
+    max_diameter_um: float = 3.5
+    min_solidity: float = 0.8
+    max_elongation: float = 1.6
+    min_inside: float = 0.9           # fraction of the spot inside the search region (cytoplasm)
+    min_rim_cell: float = 0.95        # fraction of the ring inside the cell (not a notch open to the glass)
+    max_rim_nucleus: float = 0.4      # fraction of the ring on the nucleus (not a gap between lobes)
+    min_edge_um: float = 0.4          # distance from the cell outline (pale notches, thin cytoplasm edge)
+    min_nucleus_um: float = 0.4       # distance from the nucleus (pale spots at its border and in its folds)
+    edge_margin_um: float = 0.2       # search region: this far inside the outline ...
+    nucleus_margin_um: float = 0.1    # ... and this far from the nucleus closed over its folds
+    nucleus_fold_um: float = 0.6
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+DEFAULT_PARAMS = VacuoleParams()
+RIM_PX = 2
+
+
+@dataclass(frozen=True)
+class Vacuole:
+    y: float
+    x: float
+    area_um2: float
+    diameter_um: float
+    contrast: float       # core minus ring, grey levels
+    below_glass: float    # glass minus the core's palest level, grey levels
+
+
+def search_region(cell: np.ndarray, nucleus: np.ndarray, pixel_size: float,
+                  params: VacuoleParams = DEFAULT_PARAMS) -> np.ndarray:
+    """Cytoplasm pixels where a vacuole may lie: away from the cell edge and the (closed) nucleus."""
+    edge = params.edge_margin_um / pixel_size
+    inner = B.erode(cell, edge)
+    closed = ndi.binary_fill_holes(B.closing(nucleus, params.nucleus_fold_um / pixel_size))
+    return inner & ~B.dilate(closed, params.nucleus_margin_um / pixel_size)
+
+
+def _ring(m: np.ndarray, width: int) -> np.ndarray:
+    return B.dilate(m, width) & ~m
+
+
+def _halo(gs: np.ndarray, m: np.ndarray, ring_vals: np.ndarray, cyto: np.ndarray) -> float:
+    """Ring median minus the median of the cytoplasm 2-6 px beyond the ring (0 if none there)."""
+    outer = _ring(m, RIM_PX + 4) & ~_ring(m, RIM_PX) & ~m & cyto
+    return float(np.median(ring_vals) - np.median(gs[outer])) if outer.any() else 0.0
+
+
+def candidates(green: np.ndarray, glass: float, cell: np.ndarray, nucleus: np.ndarray, pixel_size: float,
+               params: VacuoleParams = DEFAULT_PARAMS) -> list[dict]:
+    """Every pale spot of the search region with the features the tests use (one dict each).
+
+    Rim features, on the ring ``RIM_PX`` wide around the spot: ``rim_cell`` the fraction in the
+    cell (a notch of the outline is open to the glass), ``rim_nucleus`` the fraction on the
+    nucleus (a gap between lobes is walled by chromatin), ``rim_dark`` the fraction at least
+    ``min_rim_contrast / 2`` grey levels darker than the spot's core (a hole has a wall all round;
+    a gap between granules fades into its surroundings).
+    """
+    region = search_region(cell, nucleus, pixel_size, params)
+    if not region.any():
+        return []
+    pale = apply_hysteresis_threshold(green, glass - params.extent_below_glass, glass - params.core_below_glass)
+    cyto = cell & ~nucleus
+    to_edge = ndi.distance_transform_edt(np.pad(cell, 1))[1:-1, 1:-1] * pixel_size
+    to_nucleus = ndi.distance_transform_edt(~nucleus) * pixel_size if nucleus.any() else np.full(cell.shape, 99.0)
+    lab = label(pale)  # not clipped: a notch stays joined to the glass, a gap to its fold
+    out = []
+    max_area = 4 * np.pi * (params.max_diameter_um / 2 / pixel_size) ** 2
+    for r in regionprops(lab):
+        if r.area > max_area:  # far too large for a vacuole (the glass, a pale fold): skip its features
+            continue
+        sl = tuple(slice(max(0, s.start - RIM_PX - 5), s.stop + RIM_PX + 5) for s in r.slice)
+        m = lab[sl] == r.label
+        inside = float(region[sl][m].mean())
+        if inside == 0:
+            continue
+        ring = _ring(m, RIM_PX)
+        gs = green[sl]
+        core = np.percentile(gs[m], 90)
+        ring_vals = gs[ring]
+        out.append(dict(
+            y=float(r.centroid[0]), x=float(r.centroid[1]),
+            area_um2=float(r.area) * pixel_size ** 2,
+            diameter_um=float(r.equivalent_diameter_area) * pixel_size,
+            solidity=float(r.solidity),
+            elongation=float(r.axis_major_length / max(r.axis_minor_length, 1.0)),
+            contrast=float(core - np.median(ring_vals)),
+            below_glass=float(glass - gs[m].max()),
+            inside=inside,
+            rim_cell=float(cell[sl][ring].mean()),
+            rim_nucleus=float(nucleus[sl][ring].mean()),
+            rim_dark=float((ring_vals <= core - params.min_rim_contrast / 2).mean()),
+            wall=float(core - np.percentile(ring_vals, 90)),
+            edge_um=float(to_edge[sl][m].min()),
+            nucleus_um=float(to_nucleus[sl][m].min()),
+            halo=_halo(gs, m, ring_vals, cyto[sl]),
+        ))
+    return out
+
+
+def passes(c: dict, params: VacuoleParams = DEFAULT_PARAMS) -> bool:
+    """Whether one candidate passes every test of the operating point."""
+    p = params
+    return (p.min_diameter_um <= c["diameter_um"] <= p.max_diameter_um
+            and c["below_glass"] <= p.core_below_glass
+            and c["solidity"] >= p.min_solidity and c["elongation"] <= p.max_elongation
+            and c["inside"] >= p.min_inside and c["rim_cell"] >= p.min_rim_cell
+            and c["rim_nucleus"] <= p.max_rim_nucleus
+            and c["contrast"] >= p.min_rim_contrast and c["wall"] >= p.min_wall
+            and c["rim_dark"] >= p.min_rim_dark and c["halo"] <= p.max_halo
+            and c["edge_um"] >= p.min_edge_um and c["nucleus_um"] >= p.min_nucleus_um)
+
+
+def detect_vacuoles(image: np.ndarray, cell: np.ndarray, nucleus: np.ndarray, glass_rgb, pixel_size: float,
+                    params: VacuoleParams = DEFAULT_PARAMS) -> list[Vacuole]:
+    """The vacuoles of one segmented cell (``image`` RGB uint8; masks from :func:`segment_cell`)."""
+    green = ndi.gaussian_filter(np.asarray(image)[..., 1].astype(np.float32), 0.7)
+    found = candidates(green, float(glass_rgb[1]), cell, nucleus, pixel_size, params)
+    return [Vacuole(c["y"], c["x"], c["area_um2"], c["diameter_um"], c["contrast"], c["below_glass"])
+            for c in found if passes(c, params)]

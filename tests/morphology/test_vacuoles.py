@@ -1,0 +1,70 @@
+"""The vacuole detector: drawn vacuoles are counted and sized; the documented false positives
+(a pale notch at the outline, a pale spot against the nucleus, a faint pale patch) are not."""
+import numpy as np
+import pytest
+from scipy import ndimage as ndi
+
+from vexscreen.morphology import VacuoleParams, detect_vacuoles, measure_cell, segment_cell
+
+from .conftest import drawn
+
+
+def punch(image, cy, cx, r, glass, depth=0.9):
+    """A sharp round hole: the pixels within r px of (cy, cx) moved ``depth`` of the way to the glass."""
+    out = image.astype(np.float32).copy()
+    yy, xx = np.mgrid[:image.shape[0], :image.shape[1]]
+    inside = (yy - cy) ** 2 + (xx - cx) ** 2 <= r * r
+    out[inside] += depth * (np.asarray(glass, np.float32) - out[inside])
+    return np.clip(out + 0.5, 0, 255).astype(np.uint8)
+
+
+def spot_at(masks, dist_from_edge=None, dist_from_nucleus=None):
+    """A cytoplasm pixel at about the given distances (px) from the outline and from the nucleus
+    (None: as far as possible from both)."""
+    to_edge = ndi.distance_transform_edt(masks.cell)
+    to_nuc = ndi.distance_transform_edt(~masks.nucleus)
+    if dist_from_edge is None:
+        score = -np.minimum(to_edge, to_nuc)
+    else:
+        score = np.abs(to_edge - dist_from_edge) + np.abs(to_nuc - dist_from_nucleus)
+    score[~masks.cytoplasm] = np.inf
+    return np.unravel_index(np.argmin(score), score.shape)
+
+
+@pytest.mark.parametrize("cell_type,shape,lobes", [("PN", "segmented", 3), ("MO", "kidney", 1)])
+def test_drawn_vacuoles_counted_and_none_on_clean_cells(cell_type, shape, lobes):
+    for seed in range(4):
+        spec = dict(cell_type=cell_type, nucleus_shape=shape, n_lobes=lobes)
+        vac = drawn(seed, n_vacuoles=2, vacuole_radius=6.0, **spec)
+        row = measure_cell(vac.image)
+        assert 1 <= row["vacuole_count"] <= vac.drawn["n_vacuoles_drawn"]
+        largest = 2 * max(float(v) for v in vac.drawn["vacuole_radii"].split(";")) * 0.1  # um at 0.1 um/px
+        assert row["vacuole_max_diameter_um"] == pytest.approx(largest, abs=0.4)
+        assert measure_cell(drawn(seed, **spec).image)["vacuole_count"] == 0
+
+
+def test_punched_hole_found_but_not_a_notch_or_a_spot_at_the_nucleus():
+    r = drawn(0, cell_type="PN")
+    m = segment_cell(r.image)
+    glass = m.background
+    cy, cx = spot_at(m)
+    assert ndi.distance_transform_edt(~m.nucleus)[cy, cx] > 12 and ndi.distance_transform_edt(m.cell)[cy, cx] > 12
+    hole = punch(r.image, cy, cx, 6, glass)
+    v = detect_vacuoles(hole, m.cell, m.nucleus, glass, 0.1)
+    assert len(v) == 1 and abs(v[0].y - cy) < 2 and abs(v[0].x - cx) < 2
+    assert v[0].diameter_um == pytest.approx(1.3, abs=0.3)
+    ey, ex = spot_at(m, 2, 30)  # straddling the outline: a notch open to the glass
+    assert detect_vacuoles(punch(r.image, ey, ex, 6, glass), m.cell, m.nucleus, glass, 0.1) == []
+    ny, nx = spot_at(m, 25, 2)  # against the nucleus
+    assert detect_vacuoles(punch(r.image, ny, nx, 6, glass), m.cell, m.nucleus, glass, 0.1) == []
+    faint = punch(r.image, cy, cx, 6, glass, depth=0.4)  # a pale patch, far from glass-pale
+    assert detect_vacuoles(faint, m.cell, m.nucleus, glass, 0.1) == []
+    tiny = punch(r.image, cy, cx, 2, glass)  # 0.4 um: below the size limit
+    assert detect_vacuoles(tiny, m.cell, m.nucleus, glass, 0.1) == []
+
+
+def test_params_are_the_operating_point_and_serialise():
+    p = VacuoleParams()
+    d = p.to_dict()
+    assert d["min_diameter_um"] == 0.6 and d["core_below_glass"] == 14.0
+    assert VacuoleParams(**d) == p
