@@ -203,7 +203,7 @@ def test_dense_term_trains_and_is_recorded(flat_dir, tmp_path, small_cfg):
     with pytest.raises(InputError, match="not with --local-crop"):
         train_encoder(flat_dir, tmp_path / "bad", small_cfg, progress=False)
     small_cfg.local_crop, small_cfg.dense = None, 1.5
-    with pytest.raises(InputError, match="--dense 1.5"):
+    with pytest.raises(InputError, match="--dense must be between 0 and 1, got 1.5"):
         train_encoder(flat_dir, tmp_path / "bad2", small_cfg, progress=False)
 
 

@@ -12,6 +12,7 @@ from vexscreen.evaluation.classifier import platt_svc
 from vexscreen.evaluation.metrics import binary_metrics
 from vexscreen.evaluation.phenotype import prepare
 from vexscreen.evaluation.splitters import study_resample
+from vexscreen.exceptions import InputError
 
 FAST = dict(iterations=4, aggregates=30, progress=False)
 
@@ -54,7 +55,7 @@ def test_deterministic(tmp_path):
     for k in range(2):
         out = tmp_path / f"run{k}"
         assert main(["evaluate", str(tmp_path / "enc"), "--groups", "MDS,UBA1-WT,VEXAS", "--out", str(out),
-                     "--iterations", "3", "--aggregates", "20", "--no-plots", "--quiet"]) == 0
+                     "--iterations", "3", "--aggregates", "20", "--no-plots", "--no-progress"]) == 0
         data = json.loads((out / "evaluation.json").read_text())
         data.pop("timing")
         outs.append(data)
@@ -135,19 +136,17 @@ def test_progress_goes_to_the_callback_and_nothing_is_printed(capsys, caplog):
     assert out.out == "" and out.err == ""
 
 
-@pytest.mark.parametrize("option, value, fragment", [
-    ("--iterations", "0", "iterations must be at least 1"),
-    ("--aggregates", "4", "aggregates must be at least 5"),
-    ("--aggregate-size", "0", "aggregate size must be at least 1"),
-    ("--train-fraction", "1.0", "train fraction must be between 0 and 1"),
-    ("--threshold", "1.5", "threshold must be between 0 and 1"),
-    ("--jobs", "0", "jobs must be"),
+@pytest.mark.parametrize("settings, fragment", [
+    ({"iterations": 0}, "iterations must be at least 1"),
+    ({"aggregates": 4}, "aggregates must be at least 5"),
+    ({"aggregate_size": 0}, "aggregate size must be at least 1"),
+    ({"train_fraction": 1.0}, "train fraction must be between 0 and 1"),
+    ({"threshold": 1.5}, "threshold must be between 0 and 1"),
+    ({"n_jobs": 0}, "jobs must be"),
+    ({"min_cells": -1}, "min cells must be at least 0"),
 ])
-def test_cli_rejects_out_of_range_options(tmp_path, capsys, option, value, fragment):
+def test_out_of_range_settings_are_input_errors(settings, fragment):
+    """The library checks its settings too (the CLI refuses them earlier, where it parses them)."""
     enc = _cohort(signal=0.4, patient_effect=0.5, cells=5)
-    save_encodings(tmp_path / "enc", enc.X, enc.meta)
-    code = main(["evaluate", str(tmp_path / "enc"), "--groups", "UBA1-WT,VEXAS", "--out", str(tmp_path / "o"),
-                 "--no-plots", "--quiet", option, value])
-    err = capsys.readouterr().err
-    assert code == 2 and fragment in err
-    assert not (tmp_path / "o").exists()
+    with pytest.raises(InputError, match=fragment):
+        evaluate(enc, ["UBA1-WT", "VEXAS"], progress=False, **settings)

@@ -156,8 +156,9 @@ def test_encoder_test_layout_and_cli(tmp_path, capsys):
 @pytest.mark.parametrize("args,msg", [(["--pixel-size", "0"], "--pixel-size"), (["--workers", "0"], "--workers"),
                                       (["--pixel-size", "nan"], "--pixel-size")])
 def test_cli_range_checks(tmp_path, capsys, args, msg):
-    code = main(["measure", "--images", str(tmp_path), "--out", str(tmp_path / "o"), *args])
-    assert code == 2 and msg in capsys.readouterr().err
+    with pytest.raises(SystemExit) as refused:  # refused where it is parsed
+        main(["measure", "--images", str(tmp_path), "--out", str(tmp_path / "o"), *args])
+    assert refused.value.code == 2 and msg in capsys.readouterr().err
 
 
 def test_cli_missing_folder_is_one_line(tmp_path, capsys):

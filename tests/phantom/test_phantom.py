@@ -331,7 +331,9 @@ def test_cli(tmp_path, capsys):
     assert len(truth) == 12 + 4 and set(truth.cell_type) == {"LY"}
     assert (out / "preview" / "LY_VEXAS.png").exists() and (out / "preview" / "ENC_LY_BLEBS.png").exists()
     assert "16 images" in capsys.readouterr().out
-    assert main(["phantom", "--out", str(tmp_path / "x"), "--scale", "0"]) == 2
+    with pytest.raises(SystemExit) as refused:  # a bad number: refused where it is parsed
+        main(["phantom", "--out", str(tmp_path / "x"), "--scale", "0"])
+    assert refused.value.code == 2 and not (tmp_path / "x").exists()
     assert main(["phantom", "--out", str(tmp_path / "y"), "--cell-types", "XX"]) == 2
 
 

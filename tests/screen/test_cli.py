@@ -36,7 +36,7 @@ def test_fit_model_writes_the_folder(cli_model, model_dir, capsys):
 def test_screen_batch(cli_model, patients, tmp_path, capsys):
     out = tmp_path / "out"
     code = main(["screen", "--model", str(cli_model), str(patients["pos"]), str(tmp_path / "missing"),
-                 str(patients["neg"]), "--out", str(out), "--quiet"])
+                 str(patients["neg"]), "--out", str(out), "--no-progress"])
     assert code == 2  # one patient failed; the others were screened
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].startswith("P-pos: VEXAS-like: ")
@@ -60,7 +60,7 @@ def test_screen_class_map(cli_model, patients, tmp_path, capsys):
     cmap = tmp_path / "map.csv"
     cmap.write_text("mono cells x,MO\n")
     assert main(["screen", "--model", str(cli_model), str(folder), "--out", str(tmp_path / "o"),
-                 "--quiet", "--class-map", str(cmap)]) == 0
+                 "--no-progress", "--class-map", str(cmap)]) == 0
     report = json.loads((tmp_path / "o" / "P-map" / "report.json").read_text())
     assert report["cell_types"]["MO"]["n_cells"] == 10
 
@@ -128,7 +128,7 @@ def test_output_path_blocked_by_a_file(cli_model, patients, tmp_path, capsys):
     out.mkdir()
     (out / "P-pos").write_text("a file where the patient's folder goes")
     code = main(["screen", "--model", str(cli_model), str(patients["pos"]), str(patients["neg"]),
-                 "--out", str(out), "--quiet"])
+                 "--out", str(out), "--no-progress"])
     assert code == 2
     lines = capsys.readouterr().out.splitlines()
     assert lines[0] == f"P-pos: error: {out / 'P-pos'}: output folder cannot be written (File exists)"
@@ -165,7 +165,7 @@ def test_renderer_called_when_installed(cli_model, patients, tmp_path, monkeypat
         render_index=lambda results, out: calls.append(("index", [r["patient"] for r in results], out)))
     monkeypatch.setattr(screen_cmd, "_renderer", lambda: fake)
     out = tmp_path / "out"
-    assert main(["screen", "--model", str(cli_model), str(patients["pos"]), "--out", str(out), "--quiet"]) == 0
+    assert main(["screen", "--model", str(cli_model), str(patients["pos"]), "--out", str(out), "--no-progress"]) == 0
     assert calls == [("patient", "P-pos", out / "P-pos", patients["pos"].resolve()),
                      ("index", ["P-pos"], out / "index.html")]
     assert (out / "P-pos" / "report.json").is_file() and (out / "P-pos" / "cells.csv").is_file()

@@ -1,14 +1,18 @@
 """``vexscreen backbones``: the backbone registry as a table (name, sizes, preprocessing, weights)."""
 from __future__ import annotations
 
+from . import add_command
+
+
+HELP = "list the backbones train-encoder and export-encoder build, and their weights"
+DESCRIPTION = """\
+Every registered backbone: embedding size, the input side its published weights were made at
+(native) and what vexscreen feeds it, the preprocessing inside the encoder, the pooling, and what
+--weights takes. Nothing is downloaded."""
+
 
 def register(subparsers) -> None:
-    p = subparsers.add_parser(
-        "backbones", help="list the backbones train-encoder and export-encoder build, and their weights",
-        description="Every registered backbone: embedding size, the input side its published weights were "
-                    "made at (native) and what vexscreen feeds it, the preprocessing inside the encoder, "
-                    "the pooling, and what --weights takes. Nothing is downloaded.")
-    p.set_defaults(func=run)
+    add_command(subparsers, "backbones", help=HELP, description=DESCRIPTION, func=run)
 
 
 def table_text(rows: list[dict]) -> str:

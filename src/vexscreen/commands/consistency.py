@@ -3,23 +3,25 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from . import add_encoding_input, load_encoding_input, split_list
+from . import add_command, add_encoding_input, load_encoding_input, split_list
+
+
+HELP = "encoder consistency test on cells of known morphology (Step 2a)"
+DESCRIPTION = """\
+One-vs-one 5-NN ROC-AUC between morphology groups, mean of 10 stratified half splits, as in the
+study. Writes OUT/consistency.json, OUT/consistency.csv, OUT/consistency_ci.csv (95% CI per pair: a
+seeded bootstrap over cells) and OUT/consistency_umap.png."""
 
 
 def register(sub) -> None:
-    p = sub.add_parser(
-        "consistency", help="encoder consistency test on cells of known morphology (Step 2a)",
-        description="One-vs-one 5-NN ROC-AUC between morphology groups, mean of 10 stratified "
-                    "half splits, as in the study. Writes OUT/consistency.json, "
-                    "OUT/consistency.csv, OUT/consistency_ci.csv (95%% CI per pair: a seeded bootstrap over "
-                    "cells) and OUT/consistency_umap.png.")
+    p = add_command(sub, "consistency", help=HELP, description=DESCRIPTION, func=run)
     add_encoding_input(p)
-    p.add_argument("--groups", help="comma-separated group order (default: order of first appearance)")
+    p.add_argument("--groups", metavar="G1,G2,...",
+                   help="comma-separated group order (default: order of first appearance)")
     p.add_argument("--out", required=True, type=Path, help="output folder")
     p.add_argument("--no-plots", action="store_true", help="skip the UMAP figure")
     p.add_argument("--no-ci", action="store_true",
                    help="skip the 95%% confidence intervals (seeded bootstrap over cells)")
-    p.set_defaults(func=run)
 
 
 def run(args) -> int:

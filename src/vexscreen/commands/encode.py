@@ -1,62 +1,93 @@
 """``vexscreen encode``: full-size inference of every image under a folder (METHOD.md Step 1)."""
 from __future__ import annotations
 
-import argparse
+import logging
 import os
+
+from . import (add_command, add_device_options, add_scan_options, bad_file_lines, scan_options,
+               show_progress)
+from .options import nonnegative_int, positive_int
+
+log = logging.getLogger(__name__)
+
+
+HELP = "encode images with a trained encoder (full size, batched)"
+DESCRIPTION = """\
+Encode every image under ROOT at full size (zero-padded, centred, to --full-size; larger images per
+--oversize). Writes ENC/encodings.npy + ENC/metadata.csv (labeled or flat layout) or
+ENC/encoder_test_encodings.npy + ENC/encoder_test_metadata.csv (ROOT/GROUP/img), rows in the sorted
+scan order, atomically, plus ENC/encode.json (settings, and every skipped file with the reason)."""
 
 
 def register(subparsers) -> None:
     from ..encoder.names import OVERSIZE
 
-    p = subparsers.add_parser(
-        "encode", help="encode images with a trained encoder (full size, batched)",
-        description="Encode every image under ROOT at full size (zero-padded, centred, to --full-size; "
-                    "larger images per --oversize). Writes ENC/encodings.npy + ENC/metadata.csv "
-                    "(labeled or flat layout) or ENC/encoder_test_encodings.npy + "
-                    "ENC/encoder_test_metadata.csv (ROOT/GROUP/img), rows in the sorted scan order, "
-                    "atomically, plus ENC/encode.json.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("--encoder", required=True, help="encoder.pt from train-encoder")
+    p = add_command(subparsers, "encode", help=HELP, description=DESCRIPTION, func=run)
+    p.add_argument("--encoder", required=True, metavar="FILE", help="encoder.pt from train-encoder")
     p.add_argument("--images", required=True, metavar="ROOT", help="image folder")
     p.add_argument("--out", required=True, metavar="ENC", help="output folder")
-    p.add_argument("--full-size", type=int, default=None,
+    p.add_argument("--full-size", type=positive_int, default=None, metavar="PX",
                    help="full-size side (default: the encoder's field if it was trained on one, else its "
                         "full size, 272)")
     p.add_argument("--oversize", choices=OVERSIZE, default=None,
                    help="images larger than --full-size: pad all to the set's largest side (nothing cut), "
                         "resize them to fit, or centre-crop them (default: crop for an encoder trained on "
                         "a --field, else pad)")
-    p.add_argument("--layout", choices=("labeled", "encoder_test", "flat"), default=None,
-                   help="image layout; detected from the folder depth when not given")
-    p.add_argument("--strict", action="store_true", help="fail on any bad file instead of skipping it")
-    p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1), help="DataLoader workers")
-    p.add_argument("--device", default="cpu", help="torch device (cpu, cuda, ...)")
-    p.add_argument("--no-progress", action="store_true")
-    p.set_defaults(func=run)
+    p.add_argument("--batch-size", type=positive_int, default=32, metavar="N", help="images per batch")
+    p.add_argument("--workers", type=nonnegative_int, default=min(2, os.cpu_count() or 1), metavar="N",
+                   help="DataLoader worker processes (0: load in the main process)")
+    add_scan_options(p)
+    add_device_options(p)
+    p.add_argument("--device", default=None, metavar="DEVICE", help="deprecated: use --accelerator and --devices")
 
 
 def run(args) -> int:
-    from ..exceptions import InputError
     from ..data.scan import scan_images
     from ..encoder.encoder_file import read_encoder_file
     from ..encoder.inference import encode_scan
 
-    if args.batch_size < 1:
-        raise InputError("--batch-size must be at least 1")
-    if args.workers < 0:
-        raise InputError("--workers must be at least 0")
-    if args.full_size is not None and args.full_size < 1:
-        raise InputError("--full-size must be at least 1")
+    accelerator, devices = (args.accelerator, args.devices) if args.device is None else device_alias(args.device)
+    device = torch_device(accelerator, devices)
     read_encoder_file(args.encoder)  # fail on a bad encoder before a long scan
-    scan = scan_images(args.images, strict=args.strict, layout=args.layout, progress=not args.no_progress)
-    if scan.bad:
-        print(f"skipped {len(scan.bad)} bad file(s) (see `vexscreen scan {args.images}`; --strict to fail)")
+    scan = scan_images(args.images, progress=show_progress(args), **scan_options(args))
     s = encode_scan(args.encoder, scan, args.out, full_size=args.full_size, oversize=args.oversize,
-                    batch_size=args.batch_size, workers=args.workers, progress=not args.no_progress,
-                    device=args.device)
+                    batch_size=args.batch_size, workers=args.workers, progress=show_progress(args),
+                    device=device)
+    if s["bad_files"]:
+        print(f"skipped {len(s['bad_files'])} bad file(s) (listed in {args.out}/encode.json; --strict to fail):")
+        print("\n".join(bad_file_lines(s["bad_files"])))
     print(f"encoded {s['images']} images ({s['layout']} layout) -> {s['dim']}-d, {s['seconds']} s, "
           f"{s['images_per_second']} images/s")
     print(s["treatment"])
     print("wrote " + ", ".join(f"{args.out}/{f}" for f in s["files"]) + f", {args.out}/encode.json")
     return 0
+
+
+def device_alias(device: str):
+    """``--device`` (deprecated) in Lightning's words: cpu, cuda, cuda:N, mps."""
+    from ..exceptions import InputError
+
+    kind, _, index = device.partition(":")
+    if kind not in ("cpu", "cuda", "mps") or (index and not index.isdigit()):
+        raise InputError(f"--device {device!r}: give cpu, cuda, cuda:N or mps (better: --accelerator and --devices)")
+    log.warning("--device is deprecated: use --accelerator %s%s", "gpu" if kind == "cuda" else kind,
+                f" --devices {index}," if index else "")
+    return ("gpu" if kind == "cuda" else kind), (f"{index}," if index else "auto")
+
+
+def torch_device(accelerator: str, devices) -> str:
+    """The one torch device encode runs on, from Lightning's words."""
+    from ..exceptions import InputError
+
+    if accelerator == "auto":
+        import torch
+
+        accelerator = "gpu" if torch.cuda.is_available() else "mps" if torch.backends.mps.is_available() else "cpu"
+    kinds = {"cpu": "cpu", "gpu": "cuda", "cuda": "cuda", "mps": "mps"}
+    if accelerator not in kinds:
+        raise InputError(f"--accelerator {accelerator!r}: encode runs on cpu, gpu, mps or auto")
+    if devices in ("auto", 1):
+        return kinds[accelerator]
+    if isinstance(devices, str) and devices.count(",") == 1 and devices.endswith(","):
+        return f"{kinds[accelerator]}:{devices[:-1]}"
+    raise InputError(f"--devices {devices}: encode runs on one device (1, auto, or one index such as 0,)")

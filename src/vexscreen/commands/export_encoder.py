@@ -7,20 +7,20 @@ normalisation, geometry; ``training`` is None), from the same settings and check
 """
 from __future__ import annotations
 
-import argparse
+from . import add_command
+from .options import positive_float, positive_int, seed
+
+HELP = "write an encoder file from ImageNet, DinoBloom or random weights, untrained"
+DESCRIPTION = """\
+Build a backbone from its weights (--weights imagenet: torchvision's ImageNet weights by name; a
+DinoBloom checkpoint or torchvision state dict FILE; none: random, seeded) and write it as an encoder
+file for `vexscreen encode`, never trained on cells. `vexscreen backbones` lists the backbones."""
 
 
 def register(subparsers) -> None:
     from ..encoder.names import BACKBONE_NAMES, POOLINGS
-    from .options import nonnegative_int, positive_float, positive_int
 
-    p = subparsers.add_parser(
-        "export-encoder", help="write an encoder file from ImageNet, DinoBloom or random weights, untrained",
-        description="Build a backbone from its weights (--weights imagenet: torchvision's ImageNet weights by "
-                    "name; a DinoBloom checkpoint or torchvision state dict FILE; none: random, seeded) and "
-                    "write it as an encoder file for `vexscreen encode`, never trained on cells. "
-                    "`vexscreen backbones` lists the backbones.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p = add_command(subparsers, "export-encoder", help=HELP, description=DESCRIPTION, func=run)
     p.add_argument("--backbone", required=True, choices=BACKBONE_NAMES, help="backbone by name")
     p.add_argument("--weights", metavar="imagenet|FILE", default=None,
                    help="imagenet, or a local file (torchvision state dict; DinoBloom checkpoint for dinobloom-*); "
@@ -28,13 +28,12 @@ def register(subparsers) -> None:
     p.add_argument("--out", required=True, metavar="ENCODER.pt", help="encoder file to write")
     p.add_argument("--pooling", choices=POOLINGS, default=None,
                    help="avg or max for torchvision backbones (default avg); DinoBloom: cls (its CLS token)")
-    p.add_argument("--full-size", type=positive_int, default=None,
+    p.add_argument("--full-size", type=positive_int, default=None, metavar="PX",
                    help="full-size side encode pads images to (default 272; DinoBloom: 224, its input side)")
     p.add_argument("--field", type=positive_int, default=None, metavar="N",
                    help="encode sees the centred N x N square (larger images centre-cropped)")
-    p.add_argument("--scale", type=positive_float, default=1.0, help="resize every image by this factor first")
-    p.add_argument("--seed", type=nonnegative_int, default=43, help="seed of a random initialisation")
-    p.set_defaults(func=run)
+    p.add_argument("--scale", type=positive_float, default=1.0, metavar="F", help="resize every image by this factor first")
+    p.add_argument("--seed", type=seed, default=43, metavar="N", help="seed of a random initialisation")
 
 
 def run(args) -> int:

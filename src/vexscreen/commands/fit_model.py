@@ -3,39 +3,42 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from . import split_list
-from .options import nonnegative_int, open_fraction, positive_int, probability
+from . import add_command, split_list
+from .options import aggregates, open_fraction, positive_int, probability, seed
 
 #: vexscreen.model.combine.COMBINERS, named here so `--help` does not import scikit-learn (tested)
 COMBINER_NAMES = ("mean", "logit_mean")
 
 
+HELP = "fit a reference model for screening new patients"
+DESCRIPTION = """\
+Per cell type, the study's classifier (bootstrapped medians of cells -> RBF SVM with Platt scaling)
+fitted on every reference patient of --groups (last = positive), from ENC_ROOT/<type> (as `encode`
+writes it) and/or MEAS_ROOT/<type> (as `measure` writes it; rows matched by image). Writes the model
+folder MODEL: model.json, one classifier per cell type (skops, no pickle) and the encoder file;
+prints the reference cohort's leave-one-patient-out figures per type and combined."""
+
+
 def register(sub) -> None:
-    p = sub.add_parser(
-        "fit-model", help="fit a reference model for screening new patients (issue 12)",
-        description="Per cell type, the study's classifier (bootstrapped medians of cells -> RBF SVM "
-                    "with Platt scaling) fitted on every reference patient of --groups (last = positive), "
-                    "from ENC_ROOT/<type> (as `encode` writes it) and/or MEAS_ROOT/<type> (as `measure` "
-                    "writes it; rows matched by image). Writes the model folder MODEL: model.json, one "
-                    "classifier per cell type (skops, no pickle) and the encoder file; prints the "
-                    "reference cohort's leave-one-patient-out figures per type and combined.")
+    p = add_command(sub, "fit-model", help=HELP, description=DESCRIPTION, func=run)
     p.add_argument("--encodings", type=Path, metavar="ENC_ROOT", help="folder of per-type encoding sets")
     p.add_argument("--measurements", type=Path, metavar="MEAS_ROOT", help="folder of per-type measurements")
-    p.add_argument("--groups", required=True, help="comma-separated classes, last = positive, e.g. UBA1-WT,VEXAS")
-    p.add_argument("--cell-types", default="PN,MO", help="comma-separated cell types (default PN,MO)")
+    p.add_argument("--groups", required=True, metavar="G1,G2",
+                   help="comma-separated classes, last = positive, e.g. UBA1-WT,VEXAS")
+    p.add_argument("--cell-types", default="PN,MO", metavar="LIST", help="comma-separated cell types")
     p.add_argument("--out", required=True, type=Path, metavar="MODEL", help="model folder to write")
-    p.add_argument("--min-cells", type=positive_int, default=30,
-                   help="fewest cells of a type for it to count for a patient (default 30; docs/screening.md)")
-    p.add_argument("--aggregates", type=positive_int, default=100, help="aggregates per patient (default 100)")
-    p.add_argument("--aggregate-size", type=positive_int, default=10, help="cells per aggregate (default 10)")
+    p.add_argument("--min-cells", type=positive_int, default=30, metavar="N",
+                   help="fewest cells of a type for it to count for a patient (docs/screening.md)")
+    p.add_argument("--aggregates", type=aggregates, default=100, metavar="N",
+                   help="aggregates per patient, at least 5")
+    p.add_argument("--aggregate-size", type=positive_int, default=10, metavar="N", help="cells per aggregate")
     p.add_argument("--combiner", choices=COMBINER_NAMES, default="mean",
-                   help="how per-type probabilities make one (default mean)")
-    p.add_argument("--threshold", type=probability, default=0.5, help="verdict threshold (default 0.5)")
-    p.add_argument("--bootstrap", type=positive_int, default=200,
-                   help="bootstrap replicates for a patient's interval (default 200)")
-    p.add_argument("--interval", type=open_fraction, default=0.95, help="interval level (default 0.95)")
-    p.add_argument("--seed", type=nonnegative_int, default=4512, help="random seed (default 4512)")
-    p.set_defaults(func=run)
+                   help="how per-type probabilities make one")
+    p.add_argument("--threshold", type=probability, default=0.5, metavar="P", help="verdict threshold")
+    p.add_argument("--bootstrap", type=positive_int, default=200, metavar="N",
+                   help="bootstrap replicates for a patient's interval")
+    p.add_argument("--interval", type=open_fraction, default=0.95, metavar="P", help="interval level")
+    p.add_argument("--seed", type=seed, default=4512, metavar="N", help="random seed")
 
 
 def run(args) -> int:

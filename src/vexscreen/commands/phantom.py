@@ -1,38 +1,40 @@
 """``vexscreen phantom``: write a phantom cohort of known morphology (see docs/phantom.md)."""
 from __future__ import annotations
 
-import argparse
+from . import add_command, show_progress
+from .options import nonnegative_int, positive_float, positive_int
+
+
+HELP = "generate a labeled phantom cohort of single-cell images with known morphology"
+DESCRIPTION = """\
+Write generated single-leukocyte images in the study's layout, one root per cell type:
+DIR/<PN|MO|LY>/GROUP/PATIENT/SAMPLE/cell_NNNNN.png, an encoder test set
+DIR/encoder_test/<CELL_TYPE>/<GROUP>/*.png and DIR/truth.csv (one row per image: path, labels, every
+morphology parameter, what was drawn). The same seed gives the same images whatever --workers; an
+interrupted run resumes."""
 
 
 def register(subparsers) -> None:
-    p = subparsers.add_parser(
-        "phantom", help="generate a labeled phantom cohort of single-cell images with known morphology",
-        description="Write generated single-leukocyte images in the study's layout, one root per cell "
-                    "type: DIR/<PN|MO|LY>/GROUP/PATIENT/SAMPLE/cell_NNNNN.png, an encoder test set "
-                    "DIR/encoder_test/<CELL_TYPE>/<GROUP>/*.png and DIR/truth.csv (one row per image: "
-                    "path, labels, every morphology parameter, what was drawn). The same seed gives the "
-                    "same images whatever --workers; an interrupted run resumes.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p = add_command(subparsers, "phantom", help=HELP, description=DESCRIPTION, func=run)
     p.add_argument("--out", required=True, metavar="DIR", help="output folder (new, or a phantom to resume)")
     p.add_argument("--cohort", choices=("study", "small", "null"), default="study",
                    help="study: the paper's 12 patients/176 samples; small: 2 patients per group, 2 samples, "
                         "6 cells (x --scale); null: the study's structure with no group phenotype")
-    p.add_argument("--patients-per-group", type=int, default=None, metavar="N",
+    p.add_argument("--patients-per-group", type=positive_int, default=None, metavar="N",
                    help="study and null: N patients per group, each with the samples and cell counts of a "
                         "study patient drawn at random (seeded; default: the study's 3/3/6 patients)")
-    p.add_argument("--scale", type=float, default=1.0, help="cells per sample x F (at least 1 per sample)")
-    p.add_argument("--seed", type=int, default=0, help="random seed, >= 0")
-    p.add_argument("--workers", type=int, default=1, help="worker processes")
-    p.add_argument("--cell-types", default="PN,MO,LY", help="comma-separated, among PN,MO,LY")
-    p.add_argument("--encoder-test-per-group", type=int, default=30, metavar="N",
+    p.add_argument("--scale", type=positive_float, default=1.0, metavar="F",
+                   help="cells per sample x F, > 0 (at least 1 cell per sample)")
+    p.add_argument("--seed", type=nonnegative_int, default=0, metavar="N", help="random seed, >= 0")
+    p.add_argument("--workers", type=positive_int, default=1, metavar="N", help="worker processes, at least 1")
+    p.add_argument("--cell-types", default="PN,MO,LY", metavar="LIST", help="comma-separated, among PN,MO,LY")
+    p.add_argument("--encoder-test-per-group", type=nonnegative_int, default=30, metavar="N",
                    help="encoder test images per morphology group (0: none)")
     p.add_argument("--preview", action="store_true",
                    help="also write DIR/preview/<CELL_TYPE>_<GROUP>.png contact sheets")
     p.add_argument("--source-images", metavar="SRC", default=None,
                    help="real-texture mode: plant vacuoles into real single-cell images from "
                         "SRC/<PN|MO|LY or neutrophil|monocyte|lymphocyte>/ instead of drawing cells")
-    p.add_argument("--no-progress", action="store_true")
-    p.set_defaults(func=run)
 
 
 def run(args) -> int:
@@ -46,13 +48,11 @@ def run(args) -> int:
     cell_types = tuple(c.strip().upper() for c in args.cell_types.split(",") if c.strip())
     if not cell_types:
         raise InputError("--cell-types is empty")
-    if args.seed < 0:
-        raise InputError(f"--seed must be >= 0, got {args.seed}")
     t0 = time.time()
     out = make_cohort(args.out, cohort=args.cohort, scale=args.scale, seed=args.seed,
                       workers=args.workers, cell_types=cell_types,
                       encoder_test_per_group=args.encoder_test_per_group, preview=args.preview,
-                      source_images=args.source_images, progress=not args.no_progress,
+                      source_images=args.source_images, progress=show_progress(args),
                       patients_per_group=args.patients_per_group)
     truth_path = out / "truth.csv"
     truth = pd.read_csv(truth_path, usecols=["set", "cell_type"])

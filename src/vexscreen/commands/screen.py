@@ -4,30 +4,32 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
+from . import add_command, show_progress
+from .options import nonnegative_int
+
 SUMMARY = "summary.csv"
 
 
-def register(sub) -> None:
-    from .options import nonnegative_int
+HELP = "screen new patients with a reference model (from fit-model)"
+DESCRIPTION = """\
+Each PATIENT_DIR is one patient's export: sub-folders by cell class (neutrophil, band neutrophil,
+monocyte, lymphocyte, ...), optionally below one level of sample folders. Writes
+OUT/<PATIENT>/report.json, cells.csv (and report.html when the report renderer is installed), the
+encodings in OUT/<PATIENT>/<type>/ (a re-run resumes), and OUT/summary.csv. A patient that fails is
+reported in one line and the others go on; the exit status is then 2. vexscreen is a research tool,
+not a diagnostic device; UBA1 sequencing confirms VEXAS."""
 
-    p = sub.add_parser(
-        "screen", help="screen new patients with a reference model (from fit-model)",
-        description="Each PATIENT_DIR is one patient's export: sub-folders by cell class (neutrophil, "
-                    "band neutrophil, monocyte, lymphocyte, ...), optionally below one level of sample "
-                    "folders. Writes OUT/<PATIENT>/report.json, cells.csv (and report.html when the "
-                    "report renderer is installed), the encodings in OUT/<PATIENT>/<type>/ (a re-run "
-                    "resumes), and OUT/summary.csv. A patient that fails is reported in one line and "
-                    "the others go on; the exit status is then 2. vexscreen is a research tool, not a "
-                    "diagnostic device; UBA1 sequencing confirms VEXAS.")
+
+def register(sub) -> None:
+    p = add_command(sub, "screen", help=HELP, description=DESCRIPTION, func=run)
     p.add_argument("patients", nargs="+", type=Path, metavar="PATIENT_DIR", help="patient folder(s)")
     p.add_argument("--model", required=True, type=Path, metavar="MODEL", help="model folder from fit-model")
     p.add_argument("--out", required=True, type=Path, metavar="OUT", help="output folder")
     p.add_argument("--class-map", type=Path, metavar="FILE",
                    help="CSV (folder,cell_type) or JSON ({folder: type}) mapping class folders to "
                         "PN|MO|LY|ignore, on top of the default map (docs/screening.md)")
-    p.add_argument("--workers", type=nonnegative_int, default=0, help="DataLoader workers (default 0)")
-    p.add_argument("--quiet", action="store_true", help="no progress bars")
-    p.set_defaults(func=run)
+    p.add_argument("--workers", type=nonnegative_int, default=0, metavar="N",
+                   help="DataLoader worker processes (0: load in the main process)")
 
 
 def run(args) -> int:
@@ -47,7 +49,7 @@ def run(args) -> int:
                                  "folder names must differ", folder)
             seen[name] = folder
             check_writable(args.out / name)
-            result = model.screen(folder, args.out / name, class_map=class_map, progress=not args.quiet,
+            result = model.screen(folder, args.out / name, class_map=class_map, progress=show_progress(args),
                                   workers=args.workers)
             report = write_patient(result, args.out / name)
         except (ValueError, OSError) as exc:  # InputError is a ValueError

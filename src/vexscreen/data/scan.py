@@ -379,6 +379,10 @@ class ScanResult:
                 "GROUP": [r.group for r in self.images], "IMAGE": [r.rel for r in self.images]}
         return pd.DataFrame({c: pd.Series(rows[c], dtype=object) for c in cols})
 
+    def bad_files(self) -> list[dict]:
+        """Every bad file as ``{"path": relative to the root, "reason": ...}`` (for a run's record)."""
+        return [{"path": self._rel(b.path), "reason": b.reason} for b in self.bad]
+
     def _bad_lines(self) -> str:
         return "\n".join(f"  {self._rel(b.path)}: {b.reason}" for b in self.bad)
 

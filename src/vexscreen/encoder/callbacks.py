@@ -7,7 +7,9 @@
   best so far (its best loss and epoch are checkpointed, so ``--resume`` goes on
   comparing with them); logs ``best_loss``;
 * ``MetricsCSV``: the logger that writes everything logged at epoch end to
-  metrics.csv, one row per epoch.
+  metrics.csv, one row per epoch;
+* ``EpochProgress``: finished epochs reported as :mod:`vexscreen.progress` does
+  (log lines in a file or pipe, where Lightning's bar would write hundreds of updates).
 
 Values are logged as float64 tensors: Lightning keeps their dtype, so the
 learning rate reads 1e-05 in metrics.csv, not float32's 9.99999974e-06.
@@ -79,6 +81,28 @@ class EpochStats(Callback):
         _log(pl_module, "lr", trainer.optimizers[0].param_groups[0]["lr"])  # before the plateau step
         _log(pl_module, "seconds", round(seconds, 3))
         _log(pl_module, "images_per_second", round(self.n_images / seconds, 2) if seconds > 0 else math.nan)
+
+
+class EpochProgress(Callback):
+    """Finished epochs to ``progress`` (a ``vexscreen.progress`` argument), on rank 0."""
+
+    def __init__(self, progress):
+        self.progress, self.bar = progress, None
+
+    def on_train_start(self, trainer, pl_module):
+        from ..progress import Progress
+
+        if trainer.is_global_zero:
+            self.bar = Progress(self.progress, trainer.max_epochs, "train-encoder", unit="epoch")
+            self.bar.done = trainer.current_epoch  # a resumed run goes on counting
+
+    def on_train_epoch_end(self, trainer, pl_module):
+        if self.bar is not None:
+            self.bar.update()
+
+    def on_train_end(self, trainer, pl_module):
+        if self.bar is not None:
+            self.bar.close()
 
 
 class BestEncoder(Callback):

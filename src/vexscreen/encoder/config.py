@@ -22,9 +22,39 @@ from .registry import check_weights, get_backbone_info
 GEOMETRY_FIELDS = ("full_size", "field", "crop", "scale", "input_size")
 
 
-def _option(default, help: str, **cli):
-    """A dataclass field that is also a ``train-encoder`` option; ``cli``: extra argparse keywords."""
-    return field(default=default, metadata={"help": help, **cli})
+@dataclass(frozen=True)
+class Bounds:
+    """The range of a numeric setting: ``low`` (excluded if ``low_open``) to ``high`` (None: no end).
+
+    ``TrainConfig.validate`` checks every field against its bounds, and the ``train-encoder``
+    option types are built from them, so a bad number is refused where it is parsed.
+    """
+    low: float
+    high: float | None = None
+    low_open: bool = False
+
+    def contains(self, value) -> bool:
+        return (value > self.low if self.low_open else value >= self.low) and (self.high is None or value <= self.high)
+
+    def __str__(self) -> str:
+        low, high = (int(x) if float(x).is_integer() else x for x in (self.low, self.high or 0))
+        if self.high is not None:
+            return f"between {low} and {high}"
+        return f"> {low}" if self.low_open else f"at least {low}"
+
+
+def _option(default, help: str, bounds: Bounds | None = None, **cli):
+    """A dataclass field that is also a ``train-encoder`` option; ``bounds``: its range;
+    ``cli``: extra argparse keywords."""
+    return field(default=default, metadata={"help": help, "bounds": bounds, **cli})
+
+
+def _setting(default, bounds: Bounds):
+    """A dataclass field that is not a ``train-encoder`` option, with its range."""
+    return field(default=default, metadata={"bounds": bounds})
+
+
+AT_LEAST_0, AT_LEAST_1, ABOVE_0 = Bounds(0), Bounds(1), Bounds(0, low_open=True)
 
 
 def _flag(name: str) -> str:
@@ -146,36 +176,45 @@ class TrainConfig:
                                   choices=POOLINGS)
     method: str = _option("nnclr", "nnclr: the study's loss (SimCLR-like at queue 0); simclr: lightly's NT-Xent",
                           choices=METHODS)
-    queue_size: int = _option(0, "NNCLR queue (0 = the study; > 0 = nearest-neighbour positives)")
-    temperature: float = _option(0.07, "softmax temperature of the loss")
-    lr: float = _option(1e-5, "Adam learning rate")
-    batch_size: int = _option(8, "images per batch (contrastive negatives: the rest of the batch)")
-    epochs: int = _option(100, "maximum; early stopping may end sooner")
-    seed: int = _option(43, "seed of the initialisation, the views and the batches")
-    crop: int | None = _option(None, "view crop side (px; default 128, DinoBloom 126: a multiple of its patch, 14)")
-    color_jitter: float = _option(0.0, "SimCLR colour distortion of strength S in the views (0 = the study's views)",
-                                  metavar="S")
-    scale: float = _option(1.0, "resize every image by this factor first (also applied by encode)")
-    local_crop: int | None = _option(None, "make the second view a smaller N x N patch (local-to-global pairs); "
-                                           "none: both views --crop", metavar="N")
-    n_local: int = _option(0, "keep both views whole and add K --local-crop patches per cell (multi-crop)",
-                           metavar="K")
-    dense: float = _option(0.0, "add a DenseCL-style term on the feature maps with weight W in (0, 1]: every "
-                                "region of the cell described, not only the whole (0 = the study)",
-                           metavar="W")
+    queue_size: int = _option(0, "NNCLR queue, >= 0 (0: the study's; > 0: nearest-neighbour positives)",
+                              AT_LEAST_0, metavar="N")
+    temperature: float = _option(0.07, "softmax temperature of the loss, > 0", ABOVE_0, metavar="T")
+    lr: float = _option(1e-5, "Adam learning rate, > 0", ABOVE_0)
+    batch_size: int = _option(8, "images per batch, at least 2 (contrastive negatives: the rest of the batch)",
+                              Bounds(2), metavar="N")
+    epochs: int = _option(100, "maximum epochs, at least 1; early stopping may end sooner", AT_LEAST_1,
+                          metavar="N")
+    seed: int = _option(43, "seed of the initialisation, the views and the batches", Bounds(0, 2 ** 32 - 1),
+                        metavar="N")
+    crop: int | None = _option(None, "view crop side (px; default 128, DinoBloom 126: a multiple of its patch, 14)",
+                               AT_LEAST_1, metavar="PX")
+    color_jitter: float = _option(0.0, "SimCLR colour distortion of strength S >= 0 in the views (0: the study's "
+                                       "views)", AT_LEAST_0, metavar="S")
+    scale: float = _option(1.0, "resize every image by this factor > 0 first (also applied by encode)", ABOVE_0,
+                           metavar="F")
+    local_crop: int | None = _option(None, "make the second view a smaller N x N patch (local-to-global pairs; "
+                                           "by default both views are --crop)", AT_LEAST_1, metavar="N")
+    n_local: int = _option(0, "keep both views whole and add K >= 0 --local-crop patches per cell (multi-crop)",
+                           AT_LEAST_0, metavar="K")
+    dense: float = _option(0.0, "weight W in [0, 1] of a DenseCL-style term on the feature maps: every region "
+                                "of the cell described, not only the whole (0: off, as in the study)",
+                           Bounds(0, 1), metavar="W")
     field: int | None = _option(None, "cut the views from the centred N x N square, where the analyser puts the "
-                                      "cell, and encode that square (none: the whole image, the study)",
-                                metavar="N")
-    full_size: int | None = _option(None, f"full-size side for the probe and encode (default {DEFAULT_FULL_SIZE}; "
-                                          "DinoBloom: its input side, 224)")
-    head_hidden: int = 128
-    head_out: int = 128
-    patience: int = _option(5, "early-stopping patience (epochs)")
-    lr_patience: int = 3
-    lr_floor: float = _option(1e-5, "LR halving stops here")
-    min_delta: float = 1e-3
-    workers: int = _option(2, "DataLoader workers")
-    max_images: int | None = _option(None, "train on at most this many images (sorted order, evenly spaced)")
+                                      "cell, and encode that square (by default the whole image, as in the "
+                                      "study)", AT_LEAST_1, metavar="N")
+    full_size: int | None = _option(None, f"full-size side (px) for the probe and encode (default "
+                                          f"{DEFAULT_FULL_SIZE}; DinoBloom: its input side, 224)", AT_LEAST_1,
+                                    metavar="PX")
+    head_hidden: int = _setting(128, AT_LEAST_1)
+    head_out: int = _setting(128, AT_LEAST_1)
+    patience: int = _option(5, "early-stopping patience (epochs), >= 0", AT_LEAST_0, metavar="N")
+    lr_patience: int = _setting(3, AT_LEAST_0)
+    lr_floor: float = _option(1e-5, "LR halving stops here, >= 0", AT_LEAST_0, metavar="LR")
+    min_delta: float = _setting(1e-3, AT_LEAST_0)
+    workers: int = _option(2, "DataLoader worker processes (0: load in the main process)", AT_LEAST_0,
+                           metavar="N")
+    max_images: int | None = _option(None, "train on at most N >= 2 images (sorted order, evenly spaced)",
+                                     Bounds(2), metavar="N")
     weights: str | None = _option(None, "start from: imagenet (torchvision's ImageNet weights by name, from "
                                         "$TORCH_HOME/hub/checkpoints or downloaded if online), a local torchvision "
                                         "state dict, or the DinoBloom checkpoint for dinobloom-*; none: random; "
@@ -195,24 +234,10 @@ class TrainConfig:
             if getattr(self, name) not in choices:
                 raise InputError(f"unknown {_flag(name)} {getattr(self, name)!r}; choose one of {', '.join(choices)}")
         self._fill_defaults()
-        if self.batch_size < 2:
-            raise InputError("--batch-size must be at least 2 (contrastive loss needs negatives)")
-        for name, low in (("epochs", 1), ("queue_size", 0), ("patience", 0), ("lr_patience", 0), ("workers", 0),
-                          ("head_hidden", 1), ("head_out", 1)):
-            if getattr(self, name) < low:
-                raise InputError(f"{_flag(name)} must be at least {low}, got {getattr(self, name)}")
-        for name in ("temperature", "lr"):
-            if not getattr(self, name) > 0:
-                raise InputError(f"{_flag(name)} must be > 0, got {getattr(self, name)}")
-        for name in ("lr_floor", "min_delta", "color_jitter"):
-            if not getattr(self, name) >= 0:
-                raise InputError(f"{_flag(name)} must be >= 0, got {getattr(self, name)}")
-        if not 0 <= self.seed < 2 ** 32:
-            raise InputError(f"--seed must be between 0 and 2**32 - 1, got {self.seed}")
-        if self.max_images is not None and self.max_images < 2:
-            raise InputError(f"--max-images must be at least 2 (contrastive training), got {self.max_images}")
-        if not 0 <= self.dense <= 1:
-            raise InputError(f"--dense {self.dense} must be between 0 (off) and 1 (dense term only)")
+        for f in fields(self):  # the ranges (batch size >= 2: the loss needs negatives)
+            bounds, value = f.metadata.get("bounds"), getattr(self, f.name)
+            if bounds is not None and value is not None and not bounds.contains(value):
+                raise InputError(f"{_flag(f.name)} must be {bounds}, got {value}")
         self._validate_views()
         return self
 
@@ -257,7 +282,8 @@ class TrainConfig:
 
 def option_fields() -> list:
     """The ``TrainConfig`` fields that are ``train-encoder`` options, with their resolved types:
-    [(field, type)], type int, float or str (None allowed where the default is None)."""
+    [(field, type)], type int, float or str (None allowed where the default is None); a
+    field's ``metadata``: ``help``, ``bounds`` (its range, or None) and argparse keywords."""
     hints = typing.get_type_hints(TrainConfig)
     out = []
     for f in fields(TrainConfig):

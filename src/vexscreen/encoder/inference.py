@@ -137,8 +137,9 @@ def encode_scan(encoder_path, scan, out_dir, *, full_size: int | None = None, ov
 
     Writes ``encodings.npy`` + ``metadata.csv`` (labeled or flat layout) or the
     ``encoder_test_*`` pair (encoder-test layout), plus ``encode.json`` (what was
-    done). Rows follow the scan's sorted order; the encoder's ``Geometry`` gives
-    the side and oversize policy unless ``full_size``/``oversize`` are given.
+    done, and in ``bad_files`` every file the scan skipped, with the reason). Rows
+    follow the scan's sorted order; the encoder's ``Geometry`` gives the side and
+    oversize policy unless ``full_size``/``oversize`` are given.
     Returns the summary dict (``progress``: as for ``encode_dataset``).
     """
     file = read_encoder_file(encoder_path)
@@ -174,6 +175,7 @@ def encode_scan(encoder_path, scan, out_dir, *, full_size: int | None = None, ov
         "input_size": int(dataset.output_size), "treatment": _treatment(dataset, file.geometry),
         "seconds": round(seconds, 3), "images_per_second": round(len(records) / seconds, 2) if seconds > 0 else None,
         "files": [f"{prefix}encodings.npy", f"{prefix}metadata.csv"],
+        "bad_files": scan.bad_files(),  # skipped by the scan, each with the reason
     }
     write_json(out_dir / "encode.json", summary)
     return summary

@@ -9,7 +9,8 @@ RUN/ holds:
   (``vexscreen.encoder.load_encoder``; ``torch.load(weights_only=True)``).
 * ``metrics.csv``: one row per finished epoch (loss, lr, probe accuracy, best
   loss, seconds, images/s), rewritten atomically each epoch.
-* ``config.json``: the run's settings; ``--resume`` reads them back.
+* ``config.json``: the run's settings, and the files the scan skipped
+  (``bad_files``, each with the reason); ``--resume`` reads the settings back.
 * ``checkpoints/last.ckpt``: Lightning's full state (weights, Adam, LR
   scheduler, early-stopping and callback state, the NNCLR queue), saved at
   every epoch end; ``--resume`` passes it to ``Trainer.fit(ckpt_path=...,
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import sys
 import time
 import warnings
 from dataclasses import asdict, replace
@@ -38,27 +40,29 @@ from torch.utils.data import DataLoader
 
 from ..data.atomic import write_json
 from ..exceptions import InputError
+from ..progress import ProgressArg
 from .backbones import build_backbone, weights_record
-from .callbacks import BestEncoder, EpochStats, MetricsCSV, ProbeCallback
+from .callbacks import BestEncoder, EpochProgress, EpochStats, MetricsCSV, ProbeCallback
 from .config import GEOMETRY_FIELDS, TrainConfig
 from .encoder_file import save_encoder
 from .module import ContrastiveModule
 from .transforms import ViewPairDataset
 
 
-def _image_paths(images_dir, max_images):
+def _image_paths(images_dir, max_images, **scan_options):
+    """The training images (at most ``max_images``, evenly spaced) and the scan's bad files."""
     from ..data.scan import scan_images
     images_dir = Path(images_dir)
     if not images_dir.is_dir():
         raise InputError("images folder not found", images_dir)
-    scan = scan_images(images_dir, progress=False)
+    scan = scan_images(images_dir, progress=False, **scan_options)
     paths = [r.path for r in scan.images]
     if len(paths) < 2:
         raise InputError(f"{len(paths)} usable image(s); contrastive training needs at least 2", images_dir)
     if max_images and len(paths) > max_images:
         keep = np.linspace(0, len(paths) - 1, max_images).round().astype(int)
         paths = [paths[i] for i in keep]
-    return paths
+    return paths, scan.bad_files()
 
 
 def training_record(cfg: TrainConfig, n_images: int) -> dict:
@@ -94,11 +98,11 @@ def _run_config(run: Path, cfg: TrainConfig, resume: bool) -> TrainConfig:
     return cfg.validate()
 
 
-def _probe_callback(probe, cfg: TrainConfig) -> ProbeCallback | None:
+def _probe_callback(probe, cfg: TrainConfig, **scan_options) -> ProbeCallback | None:
     if probe is None:
         return None
     from ..data.scan import scan_images
-    scan = scan_images(probe, progress=False)
+    scan = scan_images(probe, progress=False, **scan_options)
     if not scan.images:
         raise InputError("no usable images for the probe", probe)
     if scan.layout == "flat":
@@ -113,17 +117,19 @@ def _loader(paths, cfg: TrainConfig) -> DataLoader:
                       persistent_workers=cfg.workers > 0, generator=torch.Generator().manual_seed(cfg.seed))
 
 
-def _trainer(run: Path, cfg: TrainConfig, callbacks: list, progress: bool, **distributed) -> L.Trainer:
-    """Lightning's loop: the run's callbacks, early stopping, checkpoints/last.ckpt every epoch."""
+def _trainer(run: Path, cfg: TrainConfig, callbacks: list, progress: ProgressArg, **distributed) -> L.Trainer:
+    """Lightning's loop: the run's callbacks, early stopping, checkpoints/last.ckpt every epoch.
+
+    ``progress`` True: Lightning's bar on a terminal, else log lines per epoch (``EpochProgress``)."""
+    bar = progress is True and sys.stderr.isatty()
     callbacks = [*callbacks,
                  EarlyStopping(monitor="loss", min_delta=cfg.min_delta, patience=cfg.patience, mode="min",
                                check_on_train_epoch_end=True, verbose=False),
                  ModelCheckpoint(dirpath=run / "checkpoints", filename="last", save_top_k=1, monitor=None,
                                  every_n_epochs=1, save_on_train_epoch_end=True, enable_version_counter=False)]
-    if progress:
-        callbacks.append(TQDMProgressBar(refresh_rate=1))
+    callbacks.append(TQDMProgressBar(refresh_rate=1) if bar else EpochProgress(progress))
     return L.Trainer(max_epochs=cfg.epochs, callbacks=callbacks, logger=MetricsCSV(run / "metrics.csv"),
-                     default_root_dir=run, enable_progress_bar=progress, enable_model_summary=False,
+                     default_root_dir=run, enable_progress_bar=bar, enable_model_summary=False,
                      log_every_n_steps=1, deterministic=False, **distributed)
 
 
@@ -142,20 +148,23 @@ def _end_of_run(trainer: L.Trainer, run: Path, keep_checkpoints: bool) -> bool:
 
 def train_encoder(images, run, cfg: TrainConfig | None = None, *, probe=None, resume: bool = False,
                   accelerator: str = "cpu", devices="auto", strategy: str = "auto", num_nodes: int = 1,
-                  progress: bool = True, callbacks: list | None = None, keep_checkpoints: bool = False) -> dict:
+                  progress: ProgressArg = True, callbacks: list | None = None, keep_checkpoints: bool = False,
+                  layout: str | None = None, strict: bool = False, probe_layout: str | None = None) -> dict:
     """Train an encoder on the images under ``images``; outputs in ``run`` (see module doc).
 
-    ``callbacks``: extra Lightning callbacks. ``keep_checkpoints``: keep ``run/checkpoints``
-    when the run ends normally (to ``resume`` it later with more epochs); an interrupted run
-    keeps them anyway. Returns a summary (epochs run, best epoch and loss, seconds, images,
-    whether early stopping ended it, whether checkpoints were kept, the probe's note if any)."""
+    ``layout``/``strict``: as for ``scan_images`` (``strict`` also for the probe's scan,
+    ``probe_layout`` its layout). ``callbacks``: extra Lightning callbacks. ``keep_checkpoints``:
+    keep ``run/checkpoints`` when the run ends normally (to ``resume`` it later with more epochs);
+    an interrupted run keeps them anyway. Returns a summary (epochs run, best epoch and loss,
+    seconds, images, the skipped ``bad_files``, whether early stopping ended it, whether
+    checkpoints were kept, the probe's note if any)."""
     run = Path(run)
     cfg = _run_config(run, cfg or TrainConfig(), resume)
-    paths = _image_paths(images, cfg.max_images)
-    probe_cb = _probe_callback(probe, cfg)
+    paths, bad = _image_paths(images, cfg.max_images, layout=layout, strict=strict)
+    probe_cb = _probe_callback(probe, cfg, layout=probe_layout, strict=strict)
     run.mkdir(parents=True, exist_ok=True)
     write_json(run / "config.json", {"train": asdict(cfg), "images": str(images), "n_images": len(paths),
-                                     "probe": None if probe is None else str(probe)})
+                                     "bad_files": bad, "probe": None if probe is None else str(probe)})
 
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     module = ContrastiveModule(replace(cfg, weights=None) if resume else cfg)
@@ -176,6 +185,7 @@ def train_encoder(images, run, cfg: TrainConfig | None = None, *, probe=None, re
         raise InputError("training finished without a finite loss: no encoder.pt written", run)
     return {"checkpoints_kept": kept, "run": str(run), "epochs_run": trainer.current_epoch, "best_epoch": best.best_epoch,
             "best_loss": best.best, "seconds": round(time.perf_counter() - t0, 1), "images": len(paths),
+            "bad_files": bad,
             "is_global_zero": bool(trainer.is_global_zero),
             "stopped_early": bool(trainer.early_stopping_callback and trainer.early_stopping_callback.stopped_epoch),
             "probe_note": probe_cb.note if probe_cb else None}

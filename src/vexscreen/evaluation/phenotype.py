@@ -54,7 +54,7 @@ def prepare(encset: EncodingSet, classes: Sequence[str]):
 def evaluate(encset: EncodingSet, classes: Sequence[str], *, iterations: int = 10,
              aggregates: int = 100, aggregate_size: int = 10, train_fraction: float = 0.5,
              seed: int = 4512, threshold: float = 0.5, patient_level: bool = True,
-             progress: ProgressArg = None, n_jobs: int = 1) -> dict:
+             progress: ProgressArg = None, n_jobs: int = 1, min_cells: int = 0) -> dict:
     """Run Step 2b on ``encset`` for ``classes`` (diagnosis groups, last = positive); JSON-ready result.
 
     Per iteration ``n`` (seed ``seed + n``): a stratified half of the patients
@@ -63,12 +63,16 @@ def evaluate(encset: EncodingSet, classes: Sequence[str], *, iterations: int = 1
     RBF SVM scores the test aggregates. Means over iterations get seeded
     bootstrap 95% CIs. ``patient_level`` adds leave-one-patient-out scores.
     ``n_jobs`` runs iterations (and folds) in parallel with identical results.
+    ``min_cells``: patients with fewer cells are left out (``"excluded_patients"``);
+    ``"small_patients"`` lists those evaluated with fewer cells than ``aggregate_size``
+    (their aggregates repeat cells).
     The result keeps the study's words: ``"groups"`` (the classes), ``"positive"``.
     """
     t0 = time.perf_counter()
     _check_parameters(iterations=iterations, aggregates=aggregates, aggregate_size=aggregate_size,
-                      train_fraction=train_fraction, threshold=threshold, n_jobs=n_jobs)
+                      train_fraction=train_fraction, threshold=threshold, n_jobs=n_jobs, min_cells=min_cells)
     classes = list(classes)
+    encset, excluded = select_patients(encset, classes, min_cells)
     X, y, patients, labels, table = prepare(encset, classes)
     label_of = dict(zip(table["patient"], table["label"]))
     y_of = {p: int(lab == classes[-1]) for p, lab in label_of.items()}
@@ -83,10 +87,12 @@ def evaluate(encset: EncodingSet, classes: Sequence[str], *, iterations: int = 1
         "positive": classes[-1],
         "parameters": {"iterations": iterations, "aggregates": aggregates,
                        "aggregate_size": aggregate_size, "train_fraction": train_fraction,
-                       "seed": seed, "threshold": threshold, "classifier": CLASSIFIER,
-                       "ci": CI_METHOD},
+                       "seed": seed, "threshold": threshold, "min_cells": min_cells,
+                       "classifier": CLASSIFIER, "ci": CI_METHOD},
         "n_patients": {c: int((table["label"] == c).sum()) for c in classes},
         "n_cells": {c: int((labels == c).sum()) for c in classes},
+        "excluded_patients": excluded,
+        "small_patients": small_patients(patients, aggregate_size),
         "iterations": records,
         "aggregate_level": {k: mean_ci([r[k] for r in records], random_state=seed)
                             for k in ("auc", "sensitivity", "specificity")},
@@ -101,7 +107,8 @@ def evaluate(encset: EncodingSet, classes: Sequence[str], *, iterations: int = 1
     return result
 
 
-def _check_parameters(*, iterations, aggregates, aggregate_size, train_fraction, threshold, n_jobs):
+def _check_parameters(*, iterations, aggregates, aggregate_size, train_fraction, threshold, n_jobs,
+                      min_cells=0):
     """Out-of-range settings are input errors, named, before any work."""
     problems = [
         (iterations < 1, f"iterations must be at least 1, got {iterations}"),
@@ -111,10 +118,37 @@ def _check_parameters(*, iterations, aggregates, aggregate_size, train_fraction,
         (not 0 < train_fraction < 1, f"train fraction must be between 0 and 1, got {train_fraction}"),
         (not 0 <= threshold <= 1, f"threshold must be between 0 and 1, got {threshold}"),
         (n_jobs == 0, "jobs must be a positive number of workers or negative (-1 = all cores), not 0"),
+        (min_cells < 0, f"min cells must be at least 0, got {min_cells}"),
     ]
     for bad, message in problems:
         if bad:
             raise InputError(message)
+
+
+def _cell_counts(patients) -> dict:
+    names, counts = np.unique(np.asarray(patients).astype(str), return_counts=True)
+    return {str(p): int(n) for p, n in zip(names, counts)}
+
+
+def select_patients(encset: EncodingSet, classes: Sequence[str], min_cells: int = 0):
+    """The cells of ``classes`` without the patients that have fewer than ``min_cells`` of them:
+    ``(encoding set, {excluded patient: cells})``; the set unchanged when nobody is excluded."""
+    sub = encset.select_classes(encset.check_classes(classes))
+    excluded = {p: n for p, n in _cell_counts(sub.patients).items() if n < min_cells}
+    if not excluded:
+        return encset, {}
+    kept = sub.subset(~np.isin(np.asarray(sub.patients).astype(str), list(excluded)))
+    for c in classes:
+        if not (kept.labels == c).any():
+            raise InputError(f"every patient of group {c!r} has fewer than {min_cells} cells (minimum cells "
+                             "per patient)", encset.source or None)
+    return kept, excluded
+
+
+def small_patients(patients, aggregate_size: int) -> dict:
+    """``{patient: cells}`` of the patients with fewer cells than one aggregate draws (with
+    replacement, so their aggregates repeat cells and vary less)."""
+    return {p: n for p, n in _cell_counts(patients).items() if n < aggregate_size}
 
 
 def _one_iteration(X, y, patients, y_of, it_seed, train_p, test_p, aggregates, aggregate_size,

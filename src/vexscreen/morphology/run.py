@@ -188,7 +188,7 @@ def _finish(out: Path, parts: Path, scan, meta: pd.DataFrame, settings: dict, se
         "unmeasured_cells": "0 in every column of the encoding (the mean of the ok cells)",
         "seconds": round(seconds, 3), "measured_now": measured,
         "cells_per_second": round(measured / seconds, 2) if seconds > 0 and measured else None,
-        "bad_files": [{"path": str(b.path), "reason": b.reason} for b in scan.bad],
+        "bad_files": scan.bad_files(),  # relative to the images root, as encode.json has them
         "files": ["measurements.csv", f"{prefix}encodings.npy", f"{prefix}metadata.csv", "measure.json"],
     }
     write_json(out / "measure.json", summary)
