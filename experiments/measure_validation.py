@@ -178,9 +178,12 @@ def main() -> None:
     res["real"], table = real_cells(work, args.workers)
     contact_sheet(table, ROOT / "docs" / "img" / "morphology_flagged_real.png")
     res["phantom"] = phantom(Path(args.phantom), work, args.workers)
-    res["commands"] = {"phantom": f"python -m vexscreen.cli phantom --cohort study --scale 0.05 --out {args.phantom} --seed 0",
+    res["commands"] = {"phantom": f"python -m vexscreen.cli phantom --cohort study --scale 0.05 --out PH --seed 0",
                        "this": "PYTHONPATH=src python experiments/measure_validation.py"}
-    write_json(ROOT / "experiments" / "results" / "measure_validation.json", res)
+    sys.path.insert(0, str(ROOT / "bench"))
+    from _provenance import write_results  # the command, version and commit first, no machine path
+
+    write_results(ROOT / "experiments" / "results" / "measure_validation.json", res)
     import json
     print(json.dumps(res, indent=1))
 

@@ -11,7 +11,8 @@ from PIL import Image
 from vexscreen.cli import main
 from vexscreen.data.scan import scan_images
 from vexscreen.encoder.backbones import build_backbone
-from vexscreen.encoder.inference import save_encoder
+from vexscreen.encoder.config import Geometry
+from vexscreen.encoder.encoder_file import save_encoder
 from vexscreen.morphology import COLUMNS, measure_scan
 from vexscreen.morphology import run as R
 
@@ -93,8 +94,7 @@ def test_same_rows_as_encode(labeled, measured, tmp_path):
     _, out, _ = measured
     torch.manual_seed(0)
     enc = tmp_path / "encoder.pt"
-    save_encoder(enc, build_backbone("resnet18"), {"backbone": "resnet18", "pooling": "avg", "dim": 512,
-                                                  "full_size": 64, "scale": 1.0})
+    save_encoder(enc, build_backbone("resnet18"), Geometry(full_size=64, scale=1.0))
     assert main(["encode", "--encoder", str(enc), "--images", str(labeled), "--out", str(tmp_path / "enc"),
                  "--workers", "0", "--no-progress", "--full-size", "64", "--oversize", "resize"]) == 0
     a = pd.read_csv(tmp_path / "enc" / "metadata.csv", dtype=str)
