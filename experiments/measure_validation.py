@@ -33,7 +33,7 @@ from sklearn.metrics import roc_auc_score
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from vexscreen.data.atomic import save_figure, write_json  # noqa: E402
+from vexscreen.data.atomic import save_figure  # noqa: E402
 from vexscreen.data.scan import load_rgb, scan_images  # noqa: E402
 from vexscreen.evaluation.consistency import pairwise_auc  # noqa: E402
 from vexscreen.morphology import COLUMNS, VacuoleParams, measure_masks, measure_scan, segment_cell  # noqa: E402
@@ -178,7 +178,7 @@ def main() -> None:
     res["real"], table = real_cells(work, args.workers)
     contact_sheet(table, ROOT / "docs" / "img" / "morphology_flagged_real.png")
     res["phantom"] = phantom(Path(args.phantom), work, args.workers)
-    res["commands"] = {"phantom": f"python -m vexscreen.cli phantom --cohort study --scale 0.05 --out PH --seed 0",
+    res["commands"] = {"phantom": "python -m vexscreen.cli phantom --cohort study --scale 0.05 --out PH --seed 0",
                        "this": "PYTHONPATH=src python experiments/measure_validation.py"}
     sys.path.insert(0, str(ROOT / "bench"))
     from _provenance import write_results  # the command, version and commit first, no machine path
