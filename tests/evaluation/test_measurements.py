@@ -72,7 +72,7 @@ def test_evaluate_cli_with_encodings_and_measurements(tmp_path, capsys):
     t.to_csv(tmp_path / "meas" / "measurements.csv", index=False)
     assert main(["evaluate", str(tmp_path / "enc"), str(tmp_path / "meas"), "--groups", "UBA1-WT,VEXAS",
                  "--out", str(tmp_path / "out"), "--iterations", "2", "--aggregates", "5",
-                 "--aggregate-size", "3", "--no-plots", "--quiet"]) == 0
+                 "--aggregate-size", "3", "--no-plots", "--no-progress"]) == 0
     out = capsys.readouterr().out
     assert "measurements per patient" in out and "exact permutation p" in out
     written = pd.read_csv(tmp_path / "out" / "measurements_by_patient.csv")

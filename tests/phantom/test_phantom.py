@@ -417,4 +417,6 @@ def test_cli_patients_per_group(tmp_path, capsys):
     assert "1 patients per group" in capsys.readouterr().out
     # the option is part of the settings: another value in the same folder is refused
     assert main(args[:6] + ["2"] + args[7:]) == 2
-    assert main(["phantom", "--out", str(tmp_path / "z"), "--patients-per-group", "0"]) == 2
+    with pytest.raises(SystemExit) as exc:  # refused while parsing: one line, exit 2
+        main(["phantom", "--out", str(tmp_path / "z"), "--patients-per-group", "0"])
+    assert exc.value.code == 2 and "--patients-per-group" in capsys.readouterr().err
