@@ -32,6 +32,12 @@ def register(subparsers) -> None:
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1), help="DataLoader workers")
     p.add_argument("--device", default="cpu", help="torch device (cpu, cuda, ...)")
+    p.add_argument("--accelerator", default=None,
+                   help="encode through Lightning's Trainer.predict on this accelerator (cpu, gpu, ...), "
+                        "one process per device, rows as with one process (docs/encoder.md)")
+    p.add_argument("--devices", default=None, help="Lightning devices per node, e.g. 4 or auto")
+    p.add_argument("--num-nodes", type=int, default=1, help="Lightning nodes (output folder on a shared filesystem)")
+    p.add_argument("--strategy", default="auto", help="Lightning strategy, e.g. ddp")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=run)
 
@@ -48,13 +54,21 @@ def run(args) -> int:
         raise InputError("--workers must be at least 0")
     if args.full_size is not None and args.full_size < 1:
         raise InputError("--full-size must be at least 1")
+    if args.num_nodes < 1:
+        raise InputError("--num-nodes must be at least 1")
+    devices = int(args.devices) if args.devices is not None and args.devices.lstrip("-").isdigit() else args.devices
+    if isinstance(devices, int) and devices < 1:
+        raise InputError("--devices must be at least 1 (or auto)")
     read_encoder_file(args.encoder)  # fail on a bad encoder before a long scan
     scan = scan_images(args.images, strict=args.strict, layout=args.layout, progress=not args.no_progress)
     if scan.bad:
         print(f"skipped {len(scan.bad)} bad file(s) (see `vexscreen scan {args.images}`; --strict to fail)")
     s = encode_scan(args.encoder, scan, args.out, full_size=args.full_size, oversize=args.oversize,
                     batch_size=args.batch_size, workers=args.workers, progress=not args.no_progress,
-                    device=args.device)
+                    device=args.device, accelerator=args.accelerator, devices=devices,
+                    num_nodes=args.num_nodes, strategy=args.strategy)
+    if not s["is_global_zero"]:  # several processes: rank 0 reports
+        return 0
     print(f"encoded {s['images']} images ({s['layout']} layout) -> {s['dim']}-d, {s['seconds']} s, "
           f"{s['images_per_second']} images/s")
     print(s["treatment"])
