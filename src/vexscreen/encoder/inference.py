@@ -32,6 +32,7 @@ from torch.utils.data import DataLoader, Dataset
 from torchvision.transforms.v2 import functional as TF
 
 from ..data.atomic import atomic_path, file_sha256, write_csv, write_json
+from ..data.encodings import nonfinite
 from ..exceptions import InputError
 from ..progress import Progress, ProgressArg
 from .config import Geometry
@@ -230,14 +231,10 @@ class NpyRows:
         del rows  # unmapped: the pages stay in the page cache, not in this process
 
 
-def check_finite(path, source=None, block: int = 65536) -> None:
-    """InputError unless every value of the ``.npy`` at ``path`` is finite; read ``block`` rows at a time."""
-    n = np.load(path, mmap_mode="r").shape[0]
-    for start in range(0, n, block):
-        part = np.load(path, mmap_mode="r")[start:start + block]
-        if not np.isfinite(part).all():
-            raise InputError("the encoder produced NaN/inf encodings", source)
-        del part
+def check_finite(path, source=None) -> None:
+    """InputError unless every value of the ``.npy`` at ``path`` is finite (read block by block)."""
+    if nonfinite(path):
+        raise InputError("the encoder produced NaN/inf encodings", source)
 
 
 def _treatment(dataset: FullSizeImages, geometry: Geometry) -> str:
