@@ -73,7 +73,7 @@ def test_labels_follow_patients():
 def test_clone_and_params_round_trip():
     agg = BootstrapMedianAggregator(30, 4, 11)
     params = agg.get_params()
-    assert params == {"n_aggregates": 30, "aggregate_size": 4, "random_state": 11}
+    assert params == {"n_aggregates": 30, "aggregate_size": 4, "random_state": 11, "normalize": False}
     X, patients = _cells()
     agg.fit(X, None, patients)
     assert agg.get_params() == params  # fit changes no parameter

@@ -12,9 +12,11 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
+from sklearn.preprocessing import normalize
 from sklearn.utils.validation import check_is_fitted
 
 from ..exceptions import InputError
+from .median import median_rows
 
 
 class BootstrapMedianAggregator(BaseEstimator):
@@ -31,13 +33,20 @@ class BootstrapMedianAggregator(BaseEstimator):
     instance is used (and advanced) in place, as scikit-learn does. Draws are
     identical to the study's per-aggregate ``rng.choice(idx, 10)`` loop: one
     vectorised ``rng.choice(idx, size=(n_aggregates, 10))`` per patient consumes
-    the stream in the same order.
+    the stream in the same order (medians by :func:`~.median.median_rows`, the same floats).
+
+    ``normalize``: L2-normalise each drawn cell first (Step 2b normalises every
+    encoding), so that ``X`` can stay as read, e.g. memory-mapped: only the drawn
+    rows of one patient are ever in memory. Row by row the result is identical to
+    aggregating ``sklearn.preprocessing.normalize(X)``.
     """
 
-    def __init__(self, n_aggregates: int = 100, aggregate_size: int = 10, random_state=None):
+    def __init__(self, n_aggregates: int = 100, aggregate_size: int = 10, random_state=None,
+                 normalize: bool = False):
         self.n_aggregates = n_aggregates
         self.aggregate_size = aggregate_size
         self.random_state = random_state
+        self.normalize = normalize
 
     def fit(self, X=None, y=None, groups=None):
         """Start the random stream; nothing is learned from the data."""
@@ -64,13 +73,23 @@ class BootstrapMedianAggregator(BaseEstimator):
             if idx is None or len(idx) == 0:
                 raise InputError(f"patient {patient!r} has no cells")
             draws = self.random_state_.choice(idx, size=(self.n_aggregates, self.aggregate_size))
-            blocks.append(np.median(X[draws], axis=1).astype(X.dtype, copy=False))
+            blocks.append(median_rows(self._drawn_cells(X, draws.T)))
             owners.append(np.full(self.n_aggregates, patient, dtype=object))
             if y is not None:
                 labels.append(np.repeat(_patient_label(y, idx, patient), self.n_aggregates))
         A = np.concatenate(blocks)
         y_A = np.concatenate(labels) if y is not None else None
         return A, y_A, np.concatenate(owners)
+
+    def _drawn_cells(self, X, draws):
+        """``X[draws]`` (``normalize``: each row L2-normalised), read row by row only once."""
+        if not self.normalize and type(X) is np.ndarray:
+            return X[draws]
+        rows, where = np.unique(draws, return_inverse=True)
+        cells = np.asarray(X[rows])
+        if self.normalize:
+            cells = normalize(cells, norm="l2", axis=1)
+        return cells[where.reshape(draws.shape)]
 
     def fit_resample(self, X, y=None, groups=None, *, order: Sequence | None = None):
         """``fit`` then ``resample``: a fresh stream, unless ``random_state`` is an instance."""

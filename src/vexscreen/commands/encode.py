@@ -37,7 +37,7 @@ def register(subparsers) -> None:
     p.add_argument("--workers", type=nonnegative_int, default=min(2, os.cpu_count() or 1), metavar="N",
                    help="DataLoader worker processes (0: load in the main process)")
     add_scan_options(p)
-    add_device_options(p)
+    add_device_options(p, distributed=True)
     p.add_argument("--device", default=None, metavar="DEVICE", help="deprecated: use --accelerator and --devices")
 
 
@@ -47,12 +47,17 @@ def run(args) -> int:
     from ..encoder.inference import encode_scan
 
     accelerator, devices = (args.accelerator, args.devices) if args.device is None else device_alias(args.device)
-    device = torch_device(accelerator, devices)
+    # several devices, nodes or a strategy: Lightning's Trainer.predict, one process per device
+    lightning = args.num_nodes > 1 or args.strategy != "auto" or devices not in ("auto", 1)
+    where = (dict(accelerator=accelerator, devices=devices, num_nodes=args.num_nodes, strategy=args.strategy)
+             if lightning else dict(device=torch_device(accelerator, devices)))
     read_encoder_file(args.encoder)  # fail on a bad encoder before a long scan
     scan = scan_images(args.images, progress=show_progress(args), **scan_options(args))
     s = encode_scan(args.encoder, scan, args.out, full_size=args.full_size, oversize=args.oversize,
                     batch_size=args.batch_size, workers=args.workers, progress=show_progress(args),
-                    device=device)
+                    **where)
+    if not s["is_global_zero"]:  # several processes: rank 0 reports
+        return 0
     if s["bad_files"]:
         print(f"skipped {len(s['bad_files'])} bad file(s) (listed in {args.out}/encode.json; --strict to fail):")
         print("\n".join(bad_file_lines(s["bad_files"])))

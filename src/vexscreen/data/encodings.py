@@ -105,12 +105,33 @@ def _read_matrix(path: Path, mmap: bool = False) -> np.ndarray:
         raise InputError(f"expected floating-point encodings, got dtype {X.dtype}", path)
     if X.dtype != np.float32:
         X = X.astype(np.float32)
-    if not mmap:
-        bad = ~np.isfinite(X)
-        if bad.any():
-            rows = np.unique(np.nonzero(bad)[0])
-            raise InputError(f"{bad.sum()} NaN/inf value(s), in {len(rows)} row(s), first at row {rows[0]}", path)
+    bad = nonfinite(path) if isinstance(X, np.memmap) else _nonfinite(X)
+    if bad:
+        raise InputError(f"{bad[0]} NaN/inf value(s), in {bad[1]} row(s), first at row {bad[2]}", path)
     return X
+
+
+def _nonfinite(X: np.ndarray, offset: int = 0):
+    """``(values, rows, first row)`` that are not finite in ``X``, or None."""
+    bad = ~np.isfinite(X)
+    if not bad.any():
+        return None
+    rows = np.unique(np.nonzero(bad)[0])
+    return int(bad.sum()), len(rows), int(rows[0]) + offset
+
+
+def nonfinite(path, block: int = 65536):
+    """:func:`_nonfinite` of a ``.npy`` file, read ``block`` rows at a time, each block mapped only while
+    it is checked: a 2 GB file is checked without 2 GB of memory. None when every value is finite."""
+    n = np.load(path, mmap_mode="r").shape[0]
+    found = []
+    for start in range(0, n, block):
+        part = _nonfinite(np.load(path, mmap_mode="r")[start:start + block], start)
+        if part:
+            found.append(part)
+    if not found:
+        return None
+    return sum(f[0] for f in found), sum(f[1] for f in found), found[0][2]
 
 
 def _read_metadata(path: Path, required: Sequence[str]) -> pd.DataFrame:
@@ -140,6 +161,9 @@ def load_encodings(path=None, *, encodings=None, metadata=None, mmap: bool = Fal
 
     ``path``: a folder with ``encodings.npy`` + ``metadata.csv`` or the encoder-test
     pair. ``encodings``/``metadata``: explicit files (override ``path``).
+    ``mmap``: the matrix is a read-only memory map of the file, not read into
+    memory (:func:`~vexscreen.evaluation.evaluate` reads only the rows it draws);
+    it is still checked for NaN/inf, block by block.
     """
     if encodings is not None or metadata is not None:
         if encodings is None or metadata is None:

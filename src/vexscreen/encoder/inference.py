@@ -32,6 +32,7 @@ from torch.utils.data import DataLoader, Dataset
 from torchvision.transforms.v2 import functional as TF
 
 from ..data.atomic import atomic_path, file_sha256, write_csv, write_json
+from ..data.encodings import nonfinite
 from ..exceptions import InputError
 from ..progress import Progress, ProgressArg
 from .config import Geometry
@@ -112,7 +113,7 @@ def encode_dataset(encoder: torch.nn.Module, dataset: Dataset, out: np.ndarray |
                    device: str | torch.device = "cpu", desc: str = "encode") -> np.ndarray:
     """Encode every item of ``dataset`` into ``out`` (rows by dataset index); returns ``out``.
 
-    ``out`` may be a memory-mapped array: only one batch is ever held in memory.
+    ``out`` may be a memory-mapped array or :class:`NpyRows`: only one batch is ever held in memory.
     ``progress``: as :mod:`vexscreen.progress` (False, True, or ``progress(desc, done, total)``).
     """
     n = len(dataset)
@@ -132,7 +133,8 @@ def encode_dataset(encoder: torch.nn.Module, dataset: Dataset, out: np.ndarray |
 
 def encode_scan(encoder_path, scan, out_dir, *, full_size: int | None = None, oversize: str | None = None,
                 batch_size: int = 32, workers: int = 2, progress: ProgressArg = False,
-                device: str = "cpu") -> dict:
+                device: str = "cpu", accelerator: str | None = None, devices=None, num_nodes: int = 1,
+                strategy: str = "auto") -> dict:
     """Encode every image of a ``ScanResult`` and write the encoding set atomically.
 
     Writes ``encodings.npy`` + ``metadata.csv`` (labeled or flat layout) or the
@@ -141,9 +143,16 @@ def encode_scan(encoder_path, scan, out_dir, *, full_size: int | None = None, ov
     follow the scan's sorted order; the encoder's ``Geometry`` gives the side and
     oversize policy unless ``full_size``/``oversize`` are given.
     Returns the summary dict (``progress``: as for ``encode_dataset``).
+
+    By default one process encodes on ``device``. ``accelerator``/``devices``/
+    ``num_nodes``/``strategy`` (any of them given) hand the work to Lightning's
+    ``Trainer.predict`` instead (:mod:`.prediction`): one process per device,
+    each writing its images' rows into the same memory-mapped output, rows as
+    with one process. Only global rank 0 writes the metadata and ``encode.json``;
+    the other ranks return ``{"is_global_zero": False}``.
     """
     file = read_encoder_file(encoder_path)
-    encoder = file.build().to(device)
+    encoder = file.build()
     records = list(scan.images)
     if not records:
         raise InputError("no usable images to encode", getattr(scan, "root", None))
@@ -155,15 +164,20 @@ def encode_scan(encoder_path, scan, out_dir, *, full_size: int | None = None, ov
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     prefix = "encoder_test_" if scan.layout == "encoder_test" else ""
+    target = out_dir / f"{prefix}encodings.npy"
+    distributed = accelerator is not None or devices is not None or num_nodes != 1
     t0 = time.perf_counter()
-    with atomic_path(out_dir / f"{prefix}encodings.npy", suffix=".npy") as tmp:
-        mm = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float32, shape=(len(records), encoder.dim))
-        encode_dataset(encoder, dataset, mm, batch_size=batch_size, workers=workers, progress=progress,
-                       device=device)
-        if not np.isfinite(mm).all():
-            raise InputError("the encoder produced NaN/inf encodings", encoder_path)
-        mm.flush()
-        del mm
+    if distributed:
+        from .prediction import encode_with_lightning
+
+        if not encode_with_lightning(encoder, dataset, target, batch_size=batch_size, workers=workers,
+                                     accelerator=accelerator or "cpu", devices=devices or "auto",
+                                     num_nodes=num_nodes, strategy=strategy, progress=progress,
+                                     source=encoder_path):
+            return {"is_global_zero": False}
+    else:
+        _encode_into(encoder.to(device), dataset, target, batch_size=batch_size, workers=workers,
+                     progress=progress, device=device, source=encoder_path)
     seconds = time.perf_counter() - t0
     write_csv(out_dir / f"{prefix}metadata.csv", meta)
     summary = {
@@ -174,11 +188,55 @@ def encode_scan(encoder_path, scan, out_dir, *, full_size: int | None = None, ov
         "oversize": dataset.oversize, "oversize_images": int(dataset.oversize_count),
         "input_size": int(dataset.output_size), "treatment": _treatment(dataset, file.geometry),
         "seconds": round(seconds, 3), "images_per_second": round(len(records) / seconds, 2) if seconds > 0 else None,
-        "files": [f"{prefix}encodings.npy", f"{prefix}metadata.csv"],
+        "devices": ({"accelerator": accelerator or "cpu", "devices": devices or "auto", "num_nodes": num_nodes,
+                     "strategy": strategy} if distributed else {"device": str(device)}),
+        "files": [f"{prefix}encodings.npy", f"{prefix}metadata.csv"], "is_global_zero": True,
         "bad_files": scan.bad_files(),  # skipped by the scan, each with the reason
     }
     write_json(out_dir / "encode.json", summary)
     return summary
+
+
+def _encode_into(encoder, dataset, target: Path, *, batch_size, workers, progress, device, source) -> None:
+    """One process: ``encode_dataset`` into a ``.npy`` beside ``target``, renamed over it when complete."""
+    with atomic_path(target, suffix=".npy") as tmp:
+        rows = NpyRows.create(tmp, (len(dataset), encoder.dim))
+        encode_dataset(encoder, dataset, rows, batch_size=batch_size, workers=workers, progress=progress,
+                       device=device)
+        check_finite(tmp, source)
+
+
+class NpyRows:
+    """A float32 ``.npy`` on disk written row by row, in place: ``rows[index] = values``.
+
+    Each write maps the file, writes the rows and unmaps it, so the process never
+    holds more than one batch, however large the file (1,000,000 x 512 float32 is
+    2 GB; a memory map kept open would count every page written in its memory).
+    """
+
+    def __init__(self, path):
+        self.path = Path(path)
+        self.shape = np.load(self.path, mmap_mode="r").shape
+
+    @classmethod
+    def create(cls, path, shape) -> "NpyRows":
+        """A new ``.npy`` of ``shape`` (float32, zeros: a sparse file) at ``path``."""
+        np.lib.format.open_memmap(path, mode="w+", dtype=np.float32, shape=tuple(int(s) for s in shape)).flush()
+        return cls(path)
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __setitem__(self, index, values) -> None:
+        rows = np.load(self.path, mmap_mode="r+")
+        rows[index] = values
+        del rows  # unmapped: the pages stay in the page cache, not in this process
+
+
+def check_finite(path, source=None) -> None:
+    """InputError unless every value of the ``.npy`` at ``path`` is finite (read block by block)."""
+    if nonfinite(path):
+        raise InputError("the encoder produced NaN/inf encodings", source)
 
 
 def _treatment(dataset: FullSizeImages, geometry: Geometry) -> str:

@@ -2,6 +2,8 @@
 
 The study's protocol, every random step seeded; then leave-one-patient-out,
 one score per patient: the honest number for a cohort of a dozen patients.
+Past a stated size (:class:`~.scalable.ScaleConfig`) a scalable path takes over
+(:mod:`.scalable`), and the result says so.
 
 Progress: ``progress`` as in :mod:`vexscreen.progress` (False/None silent, True a bar
 or log lines, or a callable ``progress(desc, done, total)`` after each task).
@@ -9,19 +11,23 @@ or log lines, or a callable ``progress(desc, done, total)`` after each task).
 from __future__ import annotations
 
 import time
+from functools import partial
 from typing import Sequence
 
 import numpy as np
-from joblib import Parallel, delayed
+from joblib import delayed
 from sklearn.model_selection import LeaveOneGroupOut
 from sklearn.preprocessing import normalize
 
 from ..aggregation import BootstrapMedianAggregator
 from ..data.encodings import EncodingSet
 from ..exceptions import InputError
-from ..progress import Progress, ProgressArg
+from ..progress import ProgressArg
+from .cells import cohort_cells
 from .classifier import PatientClassifier, platt_svc
 from .metrics import auc_permutation_p, binary_metrics, mean_ci
+from .parallel import run_tasks
+from .scalable import ScaleConfig, blas_threads, kfold_patient_level, scalable_iteration
 from .splitters import StratifiedPatientSplit, patient_table
 
 
@@ -54,15 +60,23 @@ def prepare(encset: EncodingSet, classes: Sequence[str]):
 def evaluate(encset: EncodingSet, classes: Sequence[str], *, iterations: int = 10,
              aggregates: int = 100, aggregate_size: int = 10, train_fraction: float = 0.5,
              seed: int = 4512, threshold: float = 0.5, patient_level: bool = True,
-             progress: ProgressArg = None, n_jobs: int = 1, min_cells: int = 0) -> dict:
+             progress: ProgressArg = None, n_jobs: int = 1, method: str = "auto",
+             scale: ScaleConfig | None = None, min_cells: int = 0) -> dict:
     """Run Step 2b on ``encset`` for ``classes`` (diagnosis groups, last = positive); JSON-ready result.
 
     Per iteration ``n`` (seed ``seed + n``): a stratified half of the patients
     trains, the rest tests; ``RandomState(seed)`` draws ``aggregates`` medians of
     ``aggregate_size`` cells per patient (training patients first); a Platt-scaled
     RBF SVM scores the test aggregates. Means over iterations get seeded
-    bootstrap 95% CIs. ``patient_level`` adds leave-one-patient-out scores.
-    ``n_jobs`` runs iterations (and folds) in parallel with identical results.
+    bootstrap 95% CIs. ``patient_level`` adds leave-one-patient-out scores and
+    leave-pair-out. ``n_jobs`` runs iterations (and folds) in parallel with identical results.
+
+    ``method``: ``auto`` (default) runs that exact protocol up to ``scale``'s size
+    limits (:class:`~.scalable.ScaleConfig`: 30 patients, 100 positive-negative
+    pairs) and the scalable one (:mod:`.scalable`) past them; ``exact`` or
+    ``scalable`` force one. ``parameters.method`` and ``parameters.scale`` say which
+    ran and why. The encodings are read in place: a memory map
+    (``load_encodings(..., mmap=True)``) is never copied.
     ``min_cells``: patients with fewer cells are left out (``"excluded_patients"``);
     ``"small_patients"`` lists those evaluated with fewer cells than ``aggregate_size``
     (their aggregates repeat cells).
@@ -71,16 +85,19 @@ def evaluate(encset: EncodingSet, classes: Sequence[str], *, iterations: int = 1
     t0 = time.perf_counter()
     _check_parameters(iterations=iterations, aggregates=aggregates, aggregate_size=aggregate_size,
                       train_fraction=train_fraction, threshold=threshold, n_jobs=n_jobs, min_cells=min_cells)
+    scale = (scale or ScaleConfig()).check()
     classes = list(classes)
     encset, excluded = select_patients(encset, classes, min_cells)
-    X, y, patients, labels, table = prepare(encset, classes)
-    label_of = dict(zip(table["patient"], table["label"]))
-    y_of = {p: int(lab == classes[-1]) for p, lab in label_of.items()}
-    splits = list(StratifiedPatientSplit(iterations, train_fraction, seed).split_patients(labels, patients))
-    records = _parallel(
-        (delayed(_one_iteration)(X, y, patients, y_of, it_seed, train_p, test_p, aggregates,
-                                 aggregate_size, threshold) for it_seed, train_p, test_p in splits),
-        n_jobs, len(splits), f"evaluate {'/'.join(classes)}", progress)
+    cells = cohort_cells(encset, classes)
+    path, why = scale.choose(method, *cells.counts())
+    table, labels = cells.table, cells.labels
+    splits = list(StratifiedPatientSplit(iterations, train_fraction, seed).split_patients(labels, cells.patients))
+    one = _one_iteration if path == "exact" else partial(scalable_iteration, config=scale)
+    with blas_threads(path):
+        records = _parallel(
+            (delayed(one)(cells, it_seed, train_p, test_p, aggregates, aggregate_size, threshold)
+             for it_seed, train_p, test_p in splits),
+            n_jobs, len(splits), f"evaluate {'/'.join(classes)}", progress)
     timing = {"iterations_s": round(time.perf_counter() - t0, 3)}
     result = {
         "groups": classes,
@@ -88,23 +105,44 @@ def evaluate(encset: EncodingSet, classes: Sequence[str], *, iterations: int = 1
         "parameters": {"iterations": iterations, "aggregates": aggregates,
                        "aggregate_size": aggregate_size, "train_fraction": train_fraction,
                        "seed": seed, "threshold": threshold, "min_cells": min_cells,
-                       "classifier": CLASSIFIER, "ci": CI_METHOD},
+                       "classifier": CLASSIFIER if path == "exact" else scale.describe_classifier(),
+                       "ci": CI_METHOD, "method": path,
+                       "scale": {"requested": method, "why": why, **scale.settings()}},
         "n_patients": {c: int((table["label"] == c).sum()) for c in classes},
         "n_cells": {c: int((labels == c).sum()) for c in classes},
         "excluded_patients": excluded,
-        "small_patients": small_patients(patients, aggregate_size),
+        "small_patients": small_patients(cells.patients, aggregate_size),
         "iterations": records,
         "aggregate_level": {k: mean_ci([r[k] for r in records], random_state=seed)
                             for k in ("auc", "sensitivity", "specificity")},
     }
     if patient_level:
         t1 = time.perf_counter()
-        result["patient_level"] = leave_one_patient_out(
-            X, y, patients, label_of, aggregates=aggregates, aggregate_size=aggregate_size,
-            seed=seed, threshold=threshold, progress=progress, n_jobs=n_jobs)
+        with blas_threads(path):
+            result["patient_level"] = _patient_level(cells, path, scale, aggregates=aggregates,
+                                                     aggregate_size=aggregate_size, seed=seed,
+                                                     threshold=threshold, progress=progress, n_jobs=n_jobs)
         timing["patient_level_s"] = round(time.perf_counter() - t1, 3)
     result["timing"] = timing
     return result
+
+
+def _patient_level(cells, path, scale, *, aggregates, aggregate_size, seed, threshold, progress, n_jobs):
+    """Exact (leave-one-patient-out + leave-pair-out) or scalable (repeated K-fold) patient figures.
+
+    The aggregates: ``aggregates`` (exact) or ``scale.aggregates`` (scalable) per
+    patient, patients in sorted order, from ``RandomState(seed)``, as
+    :func:`patient_aggregates` draws them.
+    """
+    n_agg = aggregates if path == "exact" else scale.aggregates
+    agg = BootstrapMedianAggregator(n_agg, aggregate_size, seed, normalize=True)
+    A, y_A, codes = agg.fit_resample(cells.X, cells.y, cells.owner, order=range(len(cells.names)))
+    owners = cells.names[codes.astype(int)]
+    if path == "exact":
+        return _exact_patient_level(A, y_A.astype(int), owners, cells.label_of, threshold=threshold,
+                                    progress=progress, n_jobs=n_jobs)
+    return kfold_patient_level(A, y_A, owners, cells.label_of, positive=cells.classes[-1], config=scale,
+                               seed=seed, threshold=threshold, progress=progress, n_jobs=n_jobs)
 
 
 def _check_parameters(*, iterations, aggregates, aggregate_size, train_fraction, threshold, n_jobs,
@@ -151,34 +189,24 @@ def small_patients(patients, aggregate_size: int) -> dict:
     return {p: n for p, n in _cell_counts(patients).items() if n < aggregate_size}
 
 
-def _one_iteration(X, y, patients, y_of, it_seed, train_p, test_p, aggregates, aggregate_size,
-                   threshold):
+def _one_iteration(cells, it_seed, train_p, test_p, aggregates, aggregate_size, threshold):
     """One of the study's iterations: one ``RandomState(seed)`` stream, training patients first.
 
     The classifier's aggregator is seeded with ``it_seed``: ``fit`` draws the
     training aggregates and prediction continues the same stream for the test ones.
+    The cells stay where they are (``cells.X``); the aggregator reads the drawn ones.
     """
-    clf = PatientClassifier(BootstrapMedianAggregator(aggregates, aggregate_size, it_seed),
+    clf = PatientClassifier(BootstrapMedianAggregator(aggregates, aggregate_size, it_seed, normalize=True),
                             threshold=threshold)
-    train, test = np.isin(patients, train_p), np.isin(patients, test_p)
-    clf.fit(X[train], y[train], patients[train], order=train_p)
-    proba, owners = clf.predict_aggregates(X[test], patients[test], order=test_p)
-    y_te = np.array([y_of[o] for o in owners])
+    clf.fit(cells.X, cells.y, cells.owner, order=cells.codes(train_p))
+    proba, owners = clf.predict_aggregates(cells.X, cells.owner, order=cells.codes(test_p))
+    y_te = cells.positive[owners.astype(int)]
     m = binary_metrics(y_te, proba[:, clf.positive_column()], threshold)
     return {"seed": int(it_seed), "train_patients": list(map(str, train_p)),
             "test_patients": list(map(str, test_p)), **m}
 
 
-def _parallel(tasks, n_jobs, total, desc, progress: ProgressArg):
-    """Run independent, individually seeded tasks; results in task order whatever ``n_jobs``."""
-    # threads: libsvm and numpy release the GIL, and nothing is copied to workers
-    out = Parallel(n_jobs=n_jobs, prefer="threads", return_as="generator")(tasks)
-    results = []
-    with Progress(progress, total, desc) as bar:
-        for r in out:
-            results.append(r)
-            bar.update()
-    return results
+_parallel = run_tasks
 
 
 def patient_aggregates(X, y, patients, *, aggregates=100, aggregate_size=10, seed=4512):
@@ -217,11 +245,17 @@ def leave_one_patient_out(X, y, patients, label_of: dict, *, aggregates=100, agg
     :func:`platt_svc` on them directly. Score = mean positive probability over
     the patient's own aggregates; the AUC is over patients (one point each),
     with an exact permutation p-value. Patients in sorted order
-    (``LeaveOneGroupOut`` order).
+    (``LeaveOneGroupOut`` order). Leave-pair-out beside it.
     """
     A, y_A, owners = patient_aggregates(X, y, patients, aggregates=aggregates,
                                         aggregate_size=aggregate_size, seed=seed)
-    y_A = y_A.astype(int)
+    return _exact_patient_level(A, y_A.astype(int), owners, label_of, threshold=threshold,
+                                progress=progress, n_jobs=n_jobs)
+
+
+def _exact_patient_level(A, y_A, owners, label_of: dict, *, threshold=0.5, progress: ProgressArg = None,
+                         n_jobs=1) -> dict:
+    """Leave-one-patient-out and leave-pair-out on the aggregates ``A`` of ``owners``."""
     folds = list(LeaveOneGroupOut().split(A, y_A, owners))
     fitted = _parallel((delayed(_lopo_fold)(A, y_A, train, test) for train, test in folds),
                        n_jobs, len(folds), "leave-one-patient-out", progress)
