@@ -76,6 +76,16 @@ def heldout_folders(out: Path, seeds, cells: int, workers: int) -> dict:
     return folders
 
 
+def package_source() -> dict:
+    """Where the vexscreen that ran was imported from, and its git commit (None outside a git tree):
+    it may differ from this script's tree (provenance's ``git_commit``)."""
+    import vexscreen
+    from _provenance import git_state, portable
+
+    commit, dirty = git_state(Path(vexscreen.__file__).resolve().parents[2])
+    return {"path": portable(Path(vexscreen.__file__).resolve().parent), "git_commit": commit, "git_dirty": dirty}
+
+
 def figures(rows: list[dict]) -> dict:
     """AUC (exact permutation p) of VEXAS against the others and against each class; the ordering."""
     out = {}
@@ -103,6 +113,7 @@ def main(argv=None) -> None:
     ap.add_argument("--cells", type=int, default=18, help="cells of each type per smear (2 smears a patient)")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--json", type=Path, default=None)
+    ap.add_argument("--note", default=None, help="recorded in the results (e.g. which vexscreen ran)")
     args = ap.parse_args(argv)
     library_log()
     t0 = time.perf_counter()
@@ -129,7 +140,8 @@ def main(argv=None) -> None:
                                                     for k in ("auc", "p_value")}},
               "per_class": per_class,
               "per_class_mean": {c: float(np.mean(v)) for c, v in per_class.items()},
-              "figures": figures(rows), "patients": rows, "seconds": round(time.perf_counter() - t0, 1)}
+              "figures": figures(rows), "patients": rows, "seconds": round(time.perf_counter() - t0, 1),
+              "vexscreen_source": package_source(), **({"note": args.note} if args.note else {})}
     for c, v in per_class.items():
         print(f"{c:<8} mean {np.mean(v):.3f}  scores {', '.join(f'{x:.2f}' for x in v)}")
     for name, f in result["figures"].items():

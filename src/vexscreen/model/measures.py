@@ -19,7 +19,7 @@ CELL_COLUMNS = ("vacuole_count", "vacuole_area_um2", "nucleus_lobes", "quality")
 VACUOLATED = "vacuolated cells"
 _UNITS = (("_um2", "µm²"), ("_um", "µm"), ("_px", "px"), ("_pct", "%"), ("_percent", "%"),
           ("_fraction", "fraction"))
-_NOT_MEASURES = set(META_COLUMNS) | {"quality"}
+_NOT_MEASURES = set(META_COLUMNS) | {"quality", "quality_detail"}
 
 
 def unit_of(column: str) -> str:
@@ -31,14 +31,19 @@ def unit_of(column: str) -> str:
 
 
 def measure_columns(table: pd.DataFrame) -> list[str]:
-    return [c for c in table.columns if c not in _NOT_MEASURES and pd.api.types.is_numeric_dtype(table[c])]
+    """Numeric columns with at least one value, metadata and quality flags excepted (a text column
+    that happens to be empty, such as ``quality_detail`` when all cells are fine, reads as numeric)."""
+    return [c for c in table.columns if c not in _NOT_MEASURES and pd.api.types.is_numeric_dtype(table[c])
+            and table[c].notna().any()]
 
 
 def patient_values(table: pd.DataFrame) -> dict[str, float]:
     """One value per measurement for one patient's cells (means; the vacuolated share in %)."""
     out = {}
     if "vacuole_count" in table.columns and pd.api.types.is_numeric_dtype(table["vacuole_count"]):
-        out[VACUOLATED] = float(100.0 * np.mean(table["vacuole_count"].to_numpy() > 0))
+        v = table["vacuole_count"].to_numpy(dtype=float)
+        v = v[np.isfinite(v)]  # cells not measured count neither way
+        out[VACUOLATED] = float(100.0 * np.mean(v > 0)) if v.size else None
     for c in measure_columns(table):
         v = table[c].to_numpy(dtype=float)
         v = v[np.isfinite(v)]
@@ -62,7 +67,8 @@ def reference_ranges(table: pd.DataFrame, patients, classes_of: dict, classes) -
         ref = {}
         for cls in classes:
             xs = [v for p, v in vals.items() if classes_of.get(p) == cls]
-            ref[cls] = [float(min(xs)), float(max(xs))] if xs else None
+            if xs:  # a class without any value for this measure has no range (left out)
+                ref[cls] = [float(min(xs)), float(max(xs))]
         out[name] = {"unit": unit, "reference": ref, "patients": vals}
     return out
 
