@@ -132,3 +132,15 @@ def test_nystroem_features_follow_the_svc_kernel():
     K = f.transform(A[:50]) @ f.transform(A[:50]).T  # the kernel, approximated
     exact = np.exp(-f.gamma_ * ((A[:50, None] - A[None, :50]) ** 2).sum(-1))
     assert np.abs(K - exact).mean() < 0.02
+
+
+def test_refit_permutations_give_an_exact_p_value():
+    """With permutations, the cross-validation is re-run on permuted labels: p = (1 + #null >= obs) / (1 + N)."""
+    strong = evaluate(_cohort(6, 6, signal=1.0, patient_effect=0.3), ["MDS", "VEXAS"], method="scalable",
+                      scale=ScaleConfig(permutations=9, repeats=1), **CHEAP)["patient_level"]
+    assert strong["p_value"] == pytest.approx(0.1) and "9 seeded label permutations" in strong["p_value_method"]
+    null = evaluate(_cohort(6, 6, signal=0.0), ["MDS", "VEXAS"], method="scalable",
+                    scale=ScaleConfig(permutations=9, repeats=1), **CHEAP)["patient_level"]
+    assert null["p_value"] > 0.1 and null["p_value"] in {k / 10 for k in range(2, 11)}
+    default = evaluate(_cohort(6, 6, signal=0.0), ["MDS", "VEXAS"], method="scalable", **CHEAP)["patient_level"]
+    assert default["p_value_method"].startswith("labels permuted, scores fixed")

@@ -60,7 +60,10 @@ class ScaleConfig:
     cross-validation. ``aggregates``: aggregates per patient the scalable classifier
     is trained on (and, at patient level, scores with). ``classifier``: ``nystroem``
     (:func:`~.classifier.nystroem_svc`, ``components`` landmarks) or ``svc`` (the
-    study's exact SVM, on the fewer aggregates).
+    study's exact SVM, on the fewer aggregates). ``permutations``: 0 gives the
+    patient-level p-value as the exact path does (labels permuted, scores
+    fixed: approximate, see ``p_value_method``); N > 0 re-runs one repeat of the
+    cross-validation on N label permutations (valid; N x the cost of a repeat).
     """
 
     max_exact_patients: int = 30
@@ -70,6 +73,7 @@ class ScaleConfig:
     aggregates: int = 20
     classifier: str = "nystroem"
     components: int = 300
+    permutations: int = 0
 
     def check(self) -> "ScaleConfig":
         """Out-of-range settings are input errors, named."""
@@ -83,6 +87,7 @@ class ScaleConfig:
             (self.classifier not in CLASSIFIERS,
              f"unknown scalable classifier {self.classifier!r}; choose one of {', '.join(CLASSIFIERS)}"),
             (self.components < 1, f"components must be at least 1, got {self.components}"),
+            (self.permutations < 0, f"permutations must be >= 0, got {self.permutations}"),
         ]
         for bad, message in problems:
             if bad:
@@ -182,6 +187,38 @@ def _pair_counts(scores: pd.Series, truth: dict) -> tuple[float, int]:
     return float(ranks[y == 1].sum() - n_pos * (n_pos + 1) / 2), n_pos * n_neg
 
 
+def _splits(A, y_A, owners, config: ScaleConfig, seed: int, repeats: int):
+    """``(repeat, train rows, test rows)`` of ``repeats`` seeded stratified patient-grouped K-folds."""
+    return [(r, train, test) for r in range(repeats)
+            for train, test in StratifiedGroupKFold(config.folds, shuffle=True, random_state=seed + r)
+            .split(A, y_A, owners)]
+
+
+def _permuted_repeat_auc(A, owners, names, labels, config: ScaleConfig, seed: int) -> float:
+    """Repeat 0 re-run from the split on, with these patient ``labels``: one draw of its AUC's null."""
+    of = dict(zip(names, labels))
+    y_A = np.array([of[o] for o in owners])
+    s = pd.concat([_fold_scores(A, y_A, owners, train, test, config.estimator(seed))
+                   for _, train, test in _splits(A, y_A, owners, config, seed, 1)])
+    return binary_metrics(labels, s.reindex(names).to_numpy())["auc"]
+
+
+def _p_value(A, owners, names, y_p, per_repeat, config: ScaleConfig, seed, progress, n_jobs):
+    """``(p, how)``: refit permutations when ``config.permutations``, else labels permuted, scores fixed."""
+    if not config.permutations:
+        return (auc_permutation_p(y_p, per_repeat.mean(axis=0)),
+                "labels permuted, scores fixed (as for leave-one-patient-out); approximate: cross-validated "
+                "scores depend on the other patients' labels, which this ignores (docs/experiments.md)")
+    rng = np.random.default_rng(seed)
+    null = run_tasks((delayed(_permuted_repeat_auc)(A, owners, names, rng.permutation(y_p), config, seed)
+                      for _ in range(config.permutations)), n_jobs, config.permutations,
+                     "patient level, permutations", progress)
+    repeat0 = binary_metrics(y_p, per_repeat[0])["auc"]
+    p = (1 + sum(a >= repeat0 - 1e-12 for a in null)) / (1 + len(null))
+    return p, (f"repeat 0's AUC against the same cross-validation re-run on {len(null)} seeded label "
+               f"permutations (exact test of no association)")
+
+
 def kfold_patient_level(A, y_A, owners, label_of: dict, *, positive: str, config: ScaleConfig,
                         seed: int = 4512, threshold: float = 0.5, progress: ProgressArg = None,
                         n_jobs: int = 1) -> dict:
@@ -190,17 +227,15 @@ def kfold_patient_level(A, y_A, owners, label_of: dict, *, positive: str, config
     ``A, y_A, owners``: aggregates of every patient (``config.aggregates`` each),
     their labels and patients. Repeat ``r`` splits with
     ``StratifiedGroupKFold(folds, shuffle=True, random_state=seed + r)``.
+    ``p_value``: see :func:`_p_value` and ``p_value_method``.
     """
     owners = np.asarray(owners).astype(str)
     y_A = np.asarray(y_A).astype(int)
     names = sorted(label_of)
     truth = {n: int(label_of[n] == positive) for n in names}
-    n_pos = sum(truth.values())
-    if min(n_pos, len(names) - n_pos) < 2:
+    if min(sum(truth.values()), len(names) - sum(truth.values())) < 2:
         raise InputError("the scalable path needs at least 2 patients in each class")
-    splits = [(r, train, test) for r in range(config.repeats)
-              for train, test in StratifiedGroupKFold(config.folds, shuffle=True, random_state=seed + r)
-              .split(A, y_A, owners)]
+    splits = _splits(A, y_A, owners, config, seed, config.repeats)
     fitted = run_tasks((delayed(_fold_scores)(A, y_A, owners, train, test, config.estimator(seed + r))
                         for r, train, test in splits), n_jobs, len(splits),
                        f"patient level, {config.folds}-fold x {config.repeats}", progress)
@@ -213,9 +248,10 @@ def kfold_patient_level(A, y_A, owners, label_of: dict, *, positive: str, config
     y_p = np.array([truth[n] for n in names])
     scores = per_repeat.mean(axis=0)
     m = binary_metrics(y_p, scores, threshold)
+    p, how = _p_value(A, owners, names, y_p, per_repeat, config, seed, progress, n_jobs)
     return {"method": f"repeated stratified patient-grouped {config.folds}-fold ({config.repeats} repeats)",
             "auc": m["auc"], "sensitivity": m["sensitivity"], "specificity": m["specificity"],
-            "p_value": auc_permutation_p(y_p, scores),
+            "p_value": p, "p_value_method": how,
             "pair_auc": float(np.mean(pairs[:, 0] / pairs[:, 1])),
             "repeat_aucs": [binary_metrics(y_p, s, threshold)["auc"] for s in per_repeat],
             "n_positive": int(y_p.sum()), "n_negative": int((1 - y_p).sum()),

@@ -43,10 +43,19 @@ def format_ci(d, pct=False) -> str:
 
 
 def format_patient_level(pl: dict) -> str:
-    """``LOPO AUC x (p=y), leave-pair-out AUC z``."""
-    text = f"LOPO AUC {pl['auc']:.2f} (p={pl['p_value']:.3f})"
+    """``LOPO AUC x (p=y), leave-pair-out AUC z``, or for the scalable path (evaluation/scalable.py)
+    ``5-fold x3 AUC x (p=y), pair AUC z``."""
+    method = pl.get("method", "leave-one-patient-out")
+    if method == "leave-one-patient-out":
+        text = f"LOPO AUC {pl['auc']:.2f} (p={pl['p_value']:.3f})"
+    else:
+        settings = pl.get("settings", {})
+        text = f"{settings.get('folds', '?')}-fold x{settings.get('repeats', '?')} AUC {pl['auc']:.2f} " \
+               f"(p={pl['p_value']:.3f})"
     if "leave_pair_out_auc" in pl:
         text += f", leave-pair-out AUC {pl['leave_pair_out_auc']:.2f}"
+    if "pair_auc" in pl:
+        text += f", pair AUC {pl['pair_auc']:.2f}"
     return text
 
 
