@@ -3,7 +3,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from vexscreen.model.measures import VACUOLATED, measure_columns, patient_values, reference_ranges
+from vexscreen.model.measures import VACUOLATED, cell_values, measure_columns, patient_values, reference_ranges
 
 
 def _table():
@@ -33,3 +33,11 @@ def test_a_class_without_values_has_no_range():
     assert ranges[VACUOLATED]["reference"] == {"VEXAS": [0.0, 50.0]}  # UBA1-WT: none measured, no range
     assert ranges["cell_area_um2"] == {"unit": "µm²", "reference": {"VEXAS": [80.0, 90.0]},
                                        "patients": {"a": 90.0, "b": 80.0}}
+
+
+def test_cell_fields_counts_as_whole_numbers():
+    t = _table().assign(nucleus_lobes=[3.0, 2.0, np.nan, 1.0, 4.0, np.nan])
+    assert cell_values(t, 0) == {"vacuole_count": 2, "vacuole_area_um2": None, "nucleus_lobes": 3, "quality": "ok"}
+    assert type(cell_values(t, 0)["vacuole_count"]) is int
+    assert cell_values(t, 2) == {"vacuole_count": None, "vacuole_area_um2": None, "nucleus_lobes": None,
+                                 "quality": "no_nucleus"}

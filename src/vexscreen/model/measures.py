@@ -16,6 +16,7 @@ from .blocks import META_COLUMNS
 
 #: per-cell columns the report shows in its cell table (None when absent)
 CELL_COLUMNS = ("vacuole_count", "vacuole_area_um2", "nucleus_lobes", "quality")
+COUNT_COLUMNS = ("vacuole_count", "nucleus_lobes")
 VACUOLATED = "vacuolated cells"
 _UNITS = (("_um2", "µm²"), ("_um", "µm"), ("_px", "px"), ("_pct", "%"), ("_percent", "%"),
           ("_fraction", "fraction"))
@@ -86,6 +87,8 @@ def cell_values(table: pd.DataFrame | None, i: int) -> dict:
         if table is not None and c in table.columns:
             v = table[c].iloc[i]
             v = None if pd.isna(v) else (v.item() if hasattr(v, "item") else v)
+        if c in COUNT_COLUMNS and isinstance(v, float) and v.is_integer():
+            v = int(v)  # a count column with a blank (a cell not measured) is read as floats
         out[c] = v
     if out["quality"] is None:
         out["quality"] = "ok"
