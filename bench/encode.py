@@ -12,7 +12,7 @@ the default single process as it was before issue 14 (one memory map held open
 for the whole run, then ``np.isfinite`` over all of it), the default now (each
 batch written through ``NpyRows``, the finite check in blocks) and Lightning's
 ``Trainer.predict`` with the prediction writer on one CPU device (what
-``--accelerator``/``--devices`` use); each run twice, alternating, best kept; the
+``--accelerator``/``--devices`` use); each run three times, in rotated order, best kept; the
 ratios to the old default are printed (``--paths-only`` runs just this part).
 
     nice .venv/bin/python bench/encode.py [--images 96] [--batch-size 32] [--workers 2]
@@ -60,10 +60,11 @@ def model_only(model, n, batch, side):
 
 
 def old_default(enc_pt, scan, out, batch_size, workers):
-    """encode_scan's single-process output path before issue 14, written out: one open memory map."""
+    """encode_scan's single-process path before issue 14, written out: one open memory map, then
+    ``np.isfinite`` over all of it (and the same bookkeeping: checksum, metadata, encode.json)."""
     import numpy as np
 
-    from vexscreen.data.atomic import atomic_path, write_csv
+    from vexscreen.data.atomic import atomic_path, file_sha256, write_csv, write_json
     from vexscreen.encoder.encoder_file import read_encoder_file
 
     file = read_encoder_file(enc_pt)
@@ -79,6 +80,7 @@ def old_default(enc_pt, scan, out, batch_size, workers):
         mm.flush()
         del mm
     write_csv(out / "metadata.csv", scan.metadata())
+    write_json(out / "encode.json", {"images": len(recs), "encoder_sha256": file_sha256(enc_pt)})
 
 
 def output_paths(n, batch_size, workers, tmp) -> list[dict]:
@@ -97,10 +99,11 @@ def output_paths(n, batch_size, workers, tmp) -> list[dict]:
                 enc_pt, scan, o, oversize="crop", batch_size=batch_size, workers=workers, accelerator="cpu",
                 devices=1)}
     best = {k: float("inf") for k in runs}
-    for rep in range(2):
-        for k, run in runs.items():
+    names = list(runs)
+    for rep in range(3):  # each round in a rotated order: no path always runs first
+        for k in names[rep % 3:] + names[:rep % 3]:
             t = time.perf_counter()
-            run(tmp / f"paths_{rep}_{list(runs).index(k)}")
+            runs[k](tmp / f"paths_{rep}_{names.index(k)}")
             best[k] = min(best[k], time.perf_counter() - t)
     ref = np.load(tmp / "paths_1_0" / "encodings.npy")
     rows = []
@@ -108,7 +111,7 @@ def output_paths(n, batch_size, workers, tmp) -> list[dict]:
         same = bool(np.allclose(np.load(tmp / f"paths_1_{i}" / "encodings.npy"), ref, rtol=1e-5, atol=1e-6))
         rows.append({"path": k, "images": n, "seconds": round(t, 2), "img_s": round(n / t, 2),
                      "vs_before": round(best[list(best)[0]] / t, 3), "same_rows": same})
-    print("\n| output path (resnet18, 272 px crop) | images | s (best of 2) | img/s | speed vs before | same rows |")
+    print("\n| output path (resnet18, 272 px crop) | images | s (best of 3) | img/s | speed vs before | same rows |")
     print("|---|---|---|---|---|---|")
     for r in rows:
         print(f"| {r['path']} | {r['images']} | {r['seconds']} | {r['img_s']} | {r['vs_before']:.3f} | {r['same_rows']} |")
