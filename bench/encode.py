@@ -7,6 +7,14 @@ achieved GFLOP/s against the measured matmul peak. The study's VGG16 at 272 px
 beside the default (ResNet18; CellaVision crops padded to 369 px, the default
 ``--oversize pad``) and the other ``--oversize`` choices.
 
+Then the output paths side by side on the same images (ResNet18, centre-crop 272 px):
+the default single process as it was before issue 14 (one memory map held open
+for the whole run, then ``np.isfinite`` over all of it), the default now (each
+batch written through ``NpyRows``, the finite check in blocks) and Lightning's
+``Trainer.predict`` with the prediction writer on one CPU device (what
+``--accelerator``/``--devices`` use); each run three times, in rotated order, best kept; the
+ratios to the old default are printed (``--paths-only`` runs just this part).
+
     nice .venv/bin/python bench/encode.py [--images 96] [--batch-size 32] [--workers 2]
 """
 from __future__ import annotations
@@ -28,7 +36,7 @@ from vexscreen.data.scan import scan_images  # noqa: E402
 from vexscreen.encoder.backbones import build_backbone  # noqa: E402
 from vexscreen.encoder.config import Geometry  # noqa: E402
 from vexscreen.encoder.encoder_file import save_encoder  # noqa: E402
-from vexscreen.encoder.inference import encode_scan  # noqa: E402
+from vexscreen.encoder.inference import FullSizeImages, encode_dataset, encode_scan  # noqa: E402
 
 # (label, backbone, full_size, oversize, images fraction)
 CONFIGS = [
@@ -51,6 +59,65 @@ def model_only(model, n, batch, side):
     return n / (time.perf_counter() - t)
 
 
+def old_default(enc_pt, scan, out, batch_size, workers):
+    """encode_scan's single-process path before issue 14, written out: one open memory map, then
+    ``np.isfinite`` over all of it (and the same bookkeeping: checksum, metadata, encode.json)."""
+    import numpy as np
+
+    from vexscreen.data.atomic import atomic_path, file_sha256, write_csv, write_json
+    from vexscreen.encoder.encoder_file import read_encoder_file
+
+    file = read_encoder_file(enc_pt)
+    encoder = file.build()
+    recs = list(scan.images)
+    ds = FullSizeImages.for_encoder([r.path for r in recs], [(r.width, r.height) for r in recs], file.geometry,
+                                    None, "crop", uint8=True)
+    out.mkdir(parents=True, exist_ok=True)
+    with atomic_path(out / "encodings.npy", suffix=".npy") as tmp:
+        mm = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float32, shape=(len(recs), encoder.dim))
+        encode_dataset(encoder, ds, mm, batch_size=batch_size, workers=workers)
+        assert np.isfinite(mm).all()
+        mm.flush()
+        del mm
+    write_csv(out / "metadata.csv", scan.metadata())
+    write_json(out / "encode.json", {"images": len(recs), "encoder_sha256": file_sha256(enc_pt)})
+
+
+def output_paths(n, batch_size, workers, tmp) -> list[dict]:
+    """Images/s of the old default, the default now and the Lightning path (1 CPU device), same images."""
+    import numpy as np
+
+    images = flat_dir(real_images(n), tmp / f"img{n}")
+    scan = scan_images(images, progress=False)
+    torch.manual_seed(43)
+    enc_pt = tmp / "paths_resnet18.pt"
+    save_encoder(enc_pt, build_backbone("resnet18").eval(), Geometry(full_size=272))
+    runs = {"default before issue 14 (one open memory map)": lambda o: old_default(enc_pt, scan, o, batch_size, workers),
+            "default now (NpyRows, blockwise check)": lambda o: encode_scan(
+                enc_pt, scan, o, oversize="crop", batch_size=batch_size, workers=workers),
+            "Lightning predict + writer, 1 CPU device": lambda o: encode_scan(
+                enc_pt, scan, o, oversize="crop", batch_size=batch_size, workers=workers, accelerator="cpu",
+                devices=1)}
+    best = {k: float("inf") for k in runs}
+    names = list(runs)
+    for rep in range(3):  # each round in a rotated order: no path always runs first
+        for k in names[rep % 3:] + names[:rep % 3]:
+            t = time.perf_counter()
+            runs[k](tmp / f"paths_{rep}_{names.index(k)}")
+            best[k] = min(best[k], time.perf_counter() - t)
+    ref = np.load(tmp / "paths_1_0" / "encodings.npy")
+    rows = []
+    for i, (k, t) in enumerate(best.items()):
+        same = bool(np.allclose(np.load(tmp / f"paths_1_{i}" / "encodings.npy"), ref, rtol=1e-5, atol=1e-6))
+        rows.append({"path": k, "images": n, "seconds": round(t, 2), "img_s": round(n / t, 2),
+                     "vs_before": round(best[list(best)[0]] / t, 3), "same_rows": same})
+    print("\n| output path (resnet18, 272 px crop) | images | s (best of 3) | img/s | speed vs before | same rows |")
+    print("|---|---|---|---|---|---|")
+    for r in rows:
+        print(f"| {r['path']} | {r['images']} | {r['seconds']} | {r['img_s']} | {r['vs_before']:.3f} | {r['same_rows']} |")
+    return rows
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--images", type=int, default=96)
@@ -58,7 +125,13 @@ def main(argv=None):
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--only", default=None, help="comma-separated config numbers (1-based)")
     p.add_argument("--json", default=str(ROOT / "bench" / "results" / "encode.json"))
+    p.add_argument("--paths-only", action="store_true", help="only the output-path comparison")
     args = p.parse_args(argv)
+    if args.paths_only:
+        rows = output_paths(args.images, args.batch_size, args.workers, Path(tempfile.mkdtemp(prefix="vexscreen_bench_")))
+        print(load_note())
+        write_results(args.json.replace(".json", "_paths.json"), {"load": load_note(), "rows": rows})
+        return
     peak = matmul_peak()
     rows = []
     tmp = Path(tempfile.mkdtemp(prefix="vexscreen_bench_"))
@@ -96,7 +169,9 @@ def main(argv=None):
         print(f"| {r['config']} | {r['images']} | {r['input']} | {r['pipeline_img_s']:.2f} | {r['model_img_s']:.2f} "
               f"| {100 * r['pipeline_vs_model']:.0f}% | {r['gflop_per_img']} | {r['pipeline_gflop_s']} "
               f"| {r['pct_of_matmul_peak']}% |")
-    write_results(args.json, {"matmul_peak_gflop_s": peak, "load": load_note(), "rows": rows})
+    paths = output_paths(min(args.images, 64), args.batch_size, args.workers, tmp)
+    write_results(args.json, {"matmul_peak_gflop_s": peak, "load": load_note(), "rows": rows,
+                              "output_paths": paths})
     bad = [r for r in rows if r["pipeline_vs_model"] < 0.85]
     if bad:
         print(f"WARNING: pipeline below 85% of the model's own speed for {len(bad)} configuration(s)")

@@ -8,24 +8,13 @@ import sys
 import numpy as np
 import pandas as pd
 import pytest
-import torch
 import torch.distributed as dist
 
 from vexscreen.data.scan import scan_images
-from vexscreen.encoder.backbones import build_backbone
-from vexscreen.encoder.config import Geometry
-from vexscreen.encoder.encoder_file import save_encoder
 from vexscreen.encoder.inference import encode_scan
 
 from .conftest import write_images
-
-
-@pytest.fixture
-def encoder_pt(tmp_path):
-    torch.manual_seed(43)
-    path = tmp_path / "encoder.pt"
-    save_encoder(path, build_backbone("resnet18"), Geometry(full_size=48, crop=32))
-    return path
+from .test_inference import encoder_pt  # noqa: F401  (the fixture: a seeded ResNet18 encoder.pt)
 
 
 def _encode_cli(args, tmp_path):

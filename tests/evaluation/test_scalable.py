@@ -144,3 +144,17 @@ def test_refit_permutations_give_an_exact_p_value():
     assert null["p_value"] > 0.1 and null["p_value"] in {k / 10 for k in range(2, 11)}
     default = evaluate(_cohort(6, 6, signal=0.0), ["MDS", "VEXAS"], method="scalable", **CHEAP)["patient_level"]
     assert default["p_value_method"].startswith("labels permuted, scores fixed")
+
+
+def test_scalable_iterations_draw_the_exact_paths_aggregates(monkeypatch):
+    """Same splits, seeds and aggregates: with the exact SVM on all 100 aggregates the scalable path's
+    iterations are the exact path's, number for number, even drawn and scored in chunks of patients."""
+    from vexscreen.evaluation import scalable
+
+    monkeypatch.setattr(scalable, "CHUNK_AGGREGATES", 45)  # 2 patients per chunk
+    enc = _cohort(4, 5, signal=0.3, seed=2)
+    exact = evaluate(enc, ["MDS", "VEXAS"], iterations=3, aggregates=20, patient_level=False, progress=False)
+    same = evaluate(enc, ["MDS", "VEXAS"], iterations=3, aggregates=20, patient_level=False, progress=False,
+                    method="scalable", scale=ScaleConfig(classifier="svc", aggregates=20))
+    assert same["parameters"]["method"] == "scalable"
+    assert same["iterations"] == exact["iterations"]

@@ -74,15 +74,21 @@ def nystroem_svc(C: float = 1.0, n_components: int = 300, gamma="scale", random_
 
     :class:`RBFNystroem` features (the study's kernel and ``gamma``, fitted once,
     unsupervised), a ``LinearSVC(C)`` on them (the primal solver: no random
-    coordinate order, whose C-level generator threads would share) and Platt's sigmoid on
-    ``calibration_folds`` unshuffled stratified folds (2: the sigmoid has two
-    parameters; each fold costs one more linear fit). Its fit grows linearly with
-    the number of aggregates (the exact SVC's as n^1.6-2). A hinge loss keeps it
-    close to the exact SVM: logistic regression on the same features, 5x cheaper,
-    drifted 0.08 AUC from it on a weak signal (bench/evaluate.py measures this one).
+    coordinate order, whose C-level generator threads would share) and Platt's
+    sigmoid on ``calibration_folds`` stratified folds, *shuffled* (seeded by
+    ``random_state``) as libsvm's own were: unshuffled folds of aggregates listed
+    patient by patient split by patient, and on a weak signal the sigmoid fitted
+    across patients can come out decreasing, which turns the AUC upside down
+    (-0.06 on 20 v 20 patients). 2 folds: the sigmoid has two parameters, each fold
+    costs one more linear fit. The fit grows linearly with the number of
+    aggregates (the exact SVC's as n^1.6-2). A hinge loss keeps it close to the
+    exact SVM: logistic regression on the same features, 5x cheaper, drifted 0.08
+    AUC from it on a weak signal (bench/evaluate.py measures this one).
     """
+    seed = 0 if random_state is None else random_state
     linear = CalibratedClassifierCV(LinearSVC(C=C, dual=False), method="sigmoid",
-                                    cv=StratifiedKFold(calibration_folds), ensemble=False)
+                                    cv=StratifiedKFold(calibration_folds, shuffle=True, random_state=seed),
+                                    ensemble=False)
     return make_pipeline(RBFNystroem(n_components, gamma, random_state), linear)
 
 

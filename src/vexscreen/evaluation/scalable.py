@@ -11,8 +11,9 @@ patients or ``max_exact_pairs`` pairs, :func:`~vexscreen.evaluation.evaluate`
   by ``components`` Nystroem landmarks, linear SVM, Platt's sigmoid), trained
   on ``aggregates`` (20) aggregates per training patient: the 100 are resamples
   of the same cells. Its fit grows linearly with the cohort.
-- the study's iterations: same splits, same seeds, that classifier; the test
-  patients still get the study's ``aggregates`` (100) each, scored in chunks.
+- the study's iterations: same splits, same seeds, the same aggregates (drawn
+  and scored in chunks), that classifier trained on the first ``aggregates`` (20)
+  of each training patient's 100; the test patients' 100 each are scored.
 - the patient-level figure: ``repeats`` x stratified patient-grouped ``folds``-fold
   (``StratifiedGroupKFold``, seeded) on ``aggregates`` per patient: one score per
   patient per repeat (its mean positive probability), averaged over repeats.
@@ -123,8 +124,8 @@ class ScaleConfig:
                     f"cv=StratifiedKFold(5), ensemble=False) on {self.aggregates} aggregates per "
                     f"training patient")
         return (f"Nystroem(rbf, gamma='scale' as SVC, {self.components} components, seeded) + "
-                f"CalibratedClassifierCV(LinearSVC(C=1.0), method='sigmoid', cv=StratifiedKFold(2), "
-                f"ensemble=False) on {self.aggregates} aggregates per training patient")
+                f"CalibratedClassifierCV(LinearSVC(C=1.0), method='sigmoid', cv=StratifiedKFold(2, "
+                f"shuffle=True, seeded), ensemble=False) on {self.aggregates} aggregates per training patient")
 
     def settings(self) -> dict:
         return asdict(self)
@@ -142,30 +143,38 @@ def blas_threads(path: str):
 
 def scalable_iteration(cells, it_seed, train_p, test_p, aggregates, aggregate_size, threshold,
                        config: ScaleConfig) -> dict:
-    """One of the study's iterations (same split, same seed) with the scalable classifier.
+    """One of the study's iterations (same split, same seed, same aggregates) with the scalable classifier.
 
-    One ``RandomState(it_seed)`` stream, as in the study: ``config.aggregates``
-    per training patient, then ``aggregates`` per test patient, drawn and scored
-    in chunks so that memory stays bounded whatever the cohort.
+    One ``RandomState(it_seed)`` stream, as in the study: ``aggregates`` per
+    training patient, then per test patient, so every aggregate is the exact
+    path's; the classifier trains on the first ``config.aggregates`` of each
+    training patient's. Drawn and scored in chunks: memory stays bounded.
     """
-    rng = np.random.RandomState(it_seed)
-    train_agg = BootstrapMedianAggregator(config.aggregates, aggregate_size, rng, normalize=True).fit()
-    A, y_A, _ = train_agg.resample(cells.X, cells.y, cells.owner, order=cells.codes(train_p))
-    model = config.estimator(it_seed).fit(A, y_A.astype(int))
+    agg = BootstrapMedianAggregator(aggregates, aggregate_size, it_seed, normalize=True).fit()
+    step = max(1, CHUNK_AGGREGATES // aggregates)
+    keep = np.arange(aggregates) < config.aggregates
+    A, y_A = [], []
+    for codes in _chunks(cells.codes(train_p), step):
+        a, y_a, _ = agg.resample(cells.X, cells.y, cells.owner, order=codes)
+        mask = np.tile(keep, len(codes))
+        A.append(a[mask])
+        y_A.append(y_a[mask])
+    model = config.estimator(it_seed).fit(np.concatenate(A), np.concatenate(y_A).astype(int))
     del A
     column = list(model.classes_).index(1)
-    test_agg = BootstrapMedianAggregator(aggregates, aggregate_size, rng, normalize=True).fit()
-    codes = cells.codes(test_p)
-    step = max(1, CHUNK_AGGREGATES // aggregates)
     proba, owners = [], []
-    for start in range(0, len(codes), step):
-        A_te, _, own = test_agg.resample(cells.X, None, cells.owner, order=codes[start:start + step])
-        proba.append(model.predict_proba(A_te)[:, column])
+    for codes in _chunks(cells.codes(test_p), step):  # the same stream continues, as in the study
+        a, _, own = agg.resample(cells.X, None, cells.owner, order=codes)
+        proba.append(model.predict_proba(a)[:, column])
         owners.append(own.astype(int))
     y_te = cells.positive[np.concatenate(owners)]
     m = binary_metrics(y_te, np.concatenate(proba), threshold)
     return {"seed": int(it_seed), "train_patients": list(map(str, train_p)),
             "test_patients": list(map(str, test_p)), **m}
+
+
+def _chunks(items: list, size: int):
+    return [items[i:i + size] for i in range(0, len(items), size)]
 
 
 def _fold_scores(A, y_A, owners, train, test, estimator) -> pd.Series:
