@@ -5,6 +5,7 @@ import numpy as np
 from PIL import Image
 
 from vexscreen.data.scan import scan_images
+from vexscreen import progress as progress_module
 from vexscreen.progress import Progress
 
 
@@ -33,13 +34,23 @@ def test_bar_on_a_terminal_log_lines_in_a_file(capsys, caplog, monkeypatch):
     err = capsys.readouterr().err
     assert "work" in err and "3/3" in err
     monkeypatch.setattr(sys.stderr, "isatty", lambda: False)  # a log file or a pipe: no bar
-    with caplog.at_level("INFO", logger="vexscreen.progress"):
-        with Progress(True, 500, desc="work", unit="img") as p:
-            for _ in range(500):
-                p.update()
+    clock = [0.0]
+    monkeypatch.setattr(progress_module.time, "monotonic", lambda: clock[0])
+
+    def run(seconds_per_item, total=500):
+        caplog.clear()
+        clock[0] = 0.0
+        with caplog.at_level("INFO", logger="vexscreen.progress"):
+            with Progress(True, total, desc="work", unit="img") as p:
+                for _ in range(total):
+                    clock[0] += seconds_per_item
+                    p.update()
+        return [r.getMessage() for r in caplog.records if r.name == "vexscreen.progress"]
+
+    assert run(0.01) == []  # a 5-second stage: nothing in the log
+    # a 31-second stage: a line every LOG_EVERY seconds and one at the end, none per item
+    assert run(0.0625) == ["work: 240/500 img", "work: 480/500 img", "work: 500/500 img"]
     assert capsys.readouterr().err == ""
-    lines = [r.getMessage() for r in caplog.records if r.name == "vexscreen.progress"]
-    assert lines == ["work: 500/500 img"]  # one line at the end, none per item
 
 
 def test_scan_reports_to_a_callback(tmp_path, capsys):

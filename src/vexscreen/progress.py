@@ -4,8 +4,9 @@ Every library function that loops over many items takes ``progress``:
 
 * ``False`` / ``None`` (the library's default): silent;
 * ``True`` (what the CLI passes): a tqdm bar when stderr is a terminal; when it is a file or a
-  pipe, one log line (``vexscreen.progress`` logger, INFO) every ``LOG_EVERY`` seconds and at
-  the end, so a log keeps its useful lines instead of hundreds of bar updates;
+  pipe, one log line (``vexscreen.progress`` logger, INFO) every ``LOG_EVERY`` seconds and one
+  at the end of a stage that lasted that long; a shorter stage logs nothing. A log keeps its
+  useful lines instead of hundreds of bar updates or a line per quick step;
 * a callable ``progress(desc, done, total)``: called after every step (a GUI, a notebook).
 
 The library never prints; :mod:`vexscreen.cli` shows the log lines on stderr.
@@ -40,7 +41,7 @@ class Progress:
         self._callback = progress if callable(progress) else None
         self._bar = None
         self._log = False
-        self._last = time.monotonic()
+        self._start = self._last = time.monotonic()
         if progress is True and self.total > min_total:
             if sys.stderr.isatty():
                 from tqdm import tqdm
@@ -55,8 +56,12 @@ class Progress:
             self._bar.update(n)
         if self._callback is not None:
             self._callback(self.desc, self.done, self.total)
-        if self._log and (self.done >= self.total or time.monotonic() - self._last >= LOG_EVERY):
-            self._last = time.monotonic()
+        if not self._log:
+            return
+        now = time.monotonic()
+        if now - self._last >= LOG_EVERY or (self.done >= self.total
+                                             and now - self._start >= LOG_EVERY):
+            self._last = now
             logger.info("%s: %d/%d %s", self.desc or "progress", self.done, self.total, self.unit)
 
     def close(self) -> None:

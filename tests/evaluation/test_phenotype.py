@@ -119,7 +119,7 @@ def test_iterations_match_the_study_loop_written_out():
         assert record == {**record, **binary_metrics(y_te, p)}
 
 
-def test_progress_goes_to_the_callback_and_nothing_is_printed(capsys, caplog):
+def test_progress_goes_to_the_callback_and_nothing_is_printed(capsys, caplog, monkeypatch):
     enc = _cohort(signal=1.0, patient_effect=0.3)
     calls = []
     evaluate(enc, ["UBA1-WT", "VEXAS"], iterations=2, aggregates=10,
@@ -128,6 +128,7 @@ def test_progress_goes_to_the_callback_and_nothing_is_printed(capsys, caplog):
     assert stages == ["evaluate UBA1-WT/VEXAS", "leave-one-patient-out", "leave-pair-out"]
     assert [(d, t) for desc, d, t in calls if desc == stages[0]] == [(1, 2), (2, 2)]
     assert [(d, t) for desc, d, t in calls if desc == "leave-pair-out"][-1] == (9, 9)  # 3 x 3 pairs
+    monkeypatch.setattr("vexscreen.progress.LOG_EVERY", 0.0)  # log every step, as a slow run would
     with caplog.at_level("INFO", logger="vexscreen.progress"):
         evaluate(enc, ["UBA1-WT", "VEXAS"], iterations=2, aggregates=10, progress=True,
                  patient_level=False)
