@@ -73,7 +73,8 @@ def test_labels_follow_patients():
 def test_clone_and_params_round_trip():
     agg = BootstrapMedianAggregator(30, 4, 11)
     params = agg.get_params()
-    assert params == {"n_aggregates": 30, "aggregate_size": 4, "random_state": 11, "normalize": False}
+    assert params == {"n_aggregates": 30, "aggregate_size": 4, "random_state": 11, "normalize": False,
+                      "statistic": "median"}
     X, patients = _cells()
     agg.fit(X, None, patients)
     assert agg.get_params() == params  # fit changes no parameter
@@ -94,3 +95,27 @@ def test_errors():
         BootstrapMedianAggregator(2, 2, 0).fit_resample(X, np.array([0, 1, 0, 0]), np.array(["a"] * 4))
     with pytest.raises(InputError, match="required"):
         BootstrapMedianAggregator(2, 2, 0).fit_resample(X)
+
+
+def test_mean_statistic_uses_the_same_draws():
+    X, patients = _cells()
+    order = ["P2", "P0"]
+    median = BootstrapMedianAggregator(15, 10, 7).fit_resample(X, None, patients, order=order)[0]
+    mean = BootstrapMedianAggregator(15, 10, 7, statistic="mean").fit_resample(X, None, patients, order=order)[0]
+    rng = np.random.RandomState(7)  # the same stream, the mean of each draw written out
+    expected = [X[rng.choice(np.where(patients == p)[0], size=10)].mean(axis=0) for p in order for _ in range(15)]
+    np.testing.assert_allclose(mean, np.array(expected), rtol=0, atol=1e-6)
+    assert mean.dtype == X.dtype and not np.allclose(mean, median)
+
+
+def test_unknown_statistic_is_refused():
+    X, patients = _cells()
+    with pytest.raises(InputError, match="statistic must be one of median, mean, got 'mode'"):
+        BootstrapMedianAggregator(5, 10, 0, statistic="mode").fit(X, None, patients)
+
+
+def test_cli_choices_are_the_aggregators():
+    from vexscreen.aggregation import STATISTICS
+    from vexscreen.commands.evaluate import STATISTICS as CLI_STATISTICS
+
+    assert CLI_STATISTICS == STATISTICS

@@ -151,3 +151,33 @@ def test_out_of_range_settings_are_input_errors(settings, fragment):
     enc = _cohort(signal=0.4, patient_effect=0.5, cells=5)
     with pytest.raises(InputError, match=fragment):
         evaluate(enc, ["UBA1-WT", "VEXAS"], progress=False, **settings)
+
+
+def _minority_feature_cohort(n_patients=8, cells=60, seed=0):
+    """Noise columns plus one 'vacuolated' column, set in 20% of VEXAS cells and 2% of UBA1-WT
+    cells: a feature a minority of cells carry, as vacuoles in VEXAS neutrophils."""
+    import pandas as pd
+
+    from vexscreen.data.encodings import EncodingSet
+
+    rng = np.random.default_rng(seed)
+    X, rows = [], []
+    for group, rate in (("UBA1-WT", 0.02), ("VEXAS", 0.2)):
+        for i in range(n_patients):
+            noise = rng.normal(size=(cells, 5)) + rng.normal(scale=0.3, size=5)  # patient offset
+            flag = 3.0 * (rng.random(cells) < rate)
+            X.append(np.column_stack([noise, flag]))
+            rows += [{"PATIENT": f"{group}[{i}]", "SAMPLE": f"{group}{i}s0", "GROUP": group}] * cells
+    return EncodingSet(np.concatenate(X).astype(np.float32), pd.DataFrame(rows), "minority", ("PATIENT", "SAMPLE", "GROUP"))
+
+
+def test_mean_aggregates_keep_a_feature_that_medians_erase():
+    enc = _minority_feature_cohort()
+    settings = dict(iterations=3, aggregates=20, progress=False)
+    median = evaluate(enc, ["UBA1-WT", "VEXAS"], **settings)
+    mean = evaluate(enc, ["UBA1-WT", "VEXAS"], statistic="mean", **settings)
+    assert median["parameters"]["statistic"] == "median" and mean["parameters"]["statistic"] == "mean"
+    # the median of 10 cells is 0 in the flag column for almost every aggregate: near chance
+    assert median["patient_level"]["auc"] < 0.8
+    assert mean["patient_level"]["auc"] >= 0.95 and mean["patient_level"]["p_value"] < 0.01
+    assert mean["aggregate_level"]["auc"]["mean"] > median["aggregate_level"]["auc"]["mean"] + 0.15

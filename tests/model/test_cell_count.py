@@ -31,7 +31,7 @@ def test_mixture_marks_a_fraction_of_vexas_cells():
 
 def test_draw_scores_uses_n_cells():
     class Probe:
-        n_aggregates, aggregate_size = 4, 3
+        n_aggregates, aggregate_size, statistic = 4, 3, "median"
 
         def score_cells(self, ct, A):
             return A[:, 0]

@@ -43,6 +43,17 @@ def test_round_trip(fitted, saved):
     assert loaded.model_sha256_ == file_sha256(saved / "model.json")
 
 
+def test_statistic_saved_and_older_models_read_as_median(tmp_path):
+    cohort = {"PN": synthetic_encodings(STRUCTURE, dim=8, signal=2.0, seed=3)}
+    model = ReferenceModel(n_aggregates=20, min_cells=10, cell_types=("PN",), statistic="mean").fit(cohort)
+    path = model.save(tmp_path / "model")
+    assert ReferenceModel.load(path).statistic == "mean"
+    doc = json.loads((path / "model.json").read_text())
+    del doc["settings"]["statistic"]  # a model saved before the setting existed: the study's median
+    (path / "model.json").write_text(json.dumps(doc))
+    assert ReferenceModel.load(path).statistic == "median"
+
+
 def test_tampered_file_refused(saved):
     f = saved / "classifier-MO.skops"
     data = bytearray(f.read_bytes())

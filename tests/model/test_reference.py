@@ -66,6 +66,23 @@ def test_lopo_scores_match_the_evaluation(cohort, fitted):
     assert got["auc"] == expected["auc"] and got["p_value"] == expected["p_value"]
 
 
+def test_mean_aggregates_as_evaluate_draws_them(cohort, fitted):
+    """statistic="mean": the LOPO scores are evaluate's with mean aggregates of the same draws."""
+    from sklearn.preprocessing import normalize
+
+    from vexscreen.evaluation.phenotype import leave_one_patient_out
+
+    model = ReferenceModel(n_aggregates=30, min_cells=20, statistic="mean", cell_types=("PN",)).fit(cohort)
+    sub = cohort["PN"].subset(cohort["PN"].meta["GROUP"].isin(["UBA1-WT", "VEXAS"]).to_numpy())
+    y = (sub.meta["GROUP"] == "VEXAS").to_numpy().astype(int)
+    label_of = dict(zip(sub.meta["PATIENT"], sub.meta["GROUP"]))
+    expected = leave_one_patient_out(normalize(sub.X, norm="l2"), y, sub.meta["PATIENT"].to_numpy(), label_of,
+                                     aggregates=30, statistic="mean")
+    got = model.reference_["cell_types"]["PN"]["scores"]
+    assert got == pytest.approx(expected["scores"], abs=1e-12)
+    assert got != pytest.approx(fitted.reference_["cell_types"]["PN"]["scores"], abs=1e-6)
+
+
 def test_refit_is_identical(cohort, fitted):
     again = ReferenceModel(n_aggregates=30, min_cells=20).fit(cohort)
     assert again.reference_ == fitted.reference_
@@ -85,6 +102,7 @@ def test_min_cells_in_the_combined_figure(cohort):
     (dict(min_cells=0), "min_cells must be at least 1"),
     (dict(threshold=1.5), "threshold must be in"),
     (dict(combiner="median"), "unknown combiner"),
+    (dict(statistic="mode"), "statistic must be one of median, mean"),
     (dict(cell_types=("PN", "LY")), r"no reference data for cell type\(s\) \['LY'\]"),
     (dict(classes=("MDS", "CTRL")), r"class\(es\) \['CTRL'\] not in the reference data"),
 ])

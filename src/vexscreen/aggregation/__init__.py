@@ -1,4 +1,4 @@
 """Aggregation: from cells to per-patient aggregates (METHOD.md Step 2b)."""
-from .bootstrap_median import BootstrapMedianAggregator
+from .bootstrap_median import STATISTICS, BootstrapMedianAggregator, check_statistic
 
-__all__ = ["BootstrapMedianAggregator"]
+__all__ = ["BootstrapMedianAggregator", "STATISTICS", "check_statistic"]

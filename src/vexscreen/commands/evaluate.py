@@ -6,6 +6,9 @@ from pathlib import Path
 from . import add_command, add_encoding_input, load_encoding_input, show_progress, split_list
 from .options import aggregates, jobs, nonnegative_int, open_fraction, positive_int, probability, seed
 
+#: vexscreen.aggregation.STATISTICS, spelled out so that --help does not import scikit-learn (tested)
+STATISTICS = ("median", "mean")
+
 
 HELP = "phenotypic prediction of patient groups from cell encodings (Step 2b)"
 DESCRIPTION = """\
@@ -29,6 +32,9 @@ def register(sub) -> None:
     p.add_argument("--aggregates", type=aggregates, default=100, metavar="N",
                    help="aggregates per patient, at least 5")
     p.add_argument("--aggregate-size", type=positive_int, default=10, metavar="N", help="cells per aggregate")
+    p.add_argument("--statistic", choices=STATISTICS, default="median",
+                   help="how an aggregate summarises its cells: median (the study's) or mean (keeps "
+                        "features a minority of cells carry, e.g. the vacuolated fraction in measurements)")
     p.add_argument("--min-cells", type=nonnegative_int, default=0, metavar="N",
                    help="leave out patients with fewer cells than this (they are listed)")
     p.add_argument("--train-fraction", type=open_fraction, default=0.5, metavar="F",
@@ -53,7 +59,7 @@ def run(args) -> int:
     result = evaluate(enc, classes, iterations=args.iterations, aggregates=args.aggregates,
                       aggregate_size=args.aggregate_size, train_fraction=args.train_fraction,
                       seed=args.seed, threshold=args.threshold, min_cells=args.min_cells,
-                      patient_level=not args.no_patient_level,
+                      statistic=args.statistic, patient_level=not args.no_patient_level,
                       progress=show_progress(args), n_jobs=args.jobs)
     args.out.mkdir(parents=True, exist_ok=True)
     write_json(args.out / "evaluation.json", result)
@@ -63,7 +69,8 @@ def run(args) -> int:
     if not args.no_plots:
         X, y, patients, labels, table = prepare(select_patients(enc, classes, args.min_cells)[0], classes)
         A, _, owners = patient_aggregates(X, y, patients, aggregates=args.aggregates,
-                                          aggregate_size=args.aggregate_size, seed=args.seed)
+                                          aggregate_size=args.aggregate_size, seed=args.seed,
+                                          statistic=args.statistic)
         aggregate_umap_figure(A, owners, dict(zip(table["patient"], table["label"])), classes,
                               result, args.out / "evaluation_umap.png")
     written = ["evaluation.json"] + ([] if args.no_plots else ["evaluation_umap.png"])

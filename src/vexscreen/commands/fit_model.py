@@ -4,6 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from . import add_command, split_list
+from .evaluate import STATISTICS
 from .options import aggregates, open_fraction, positive_int, probability, seed
 
 #: vexscreen.model.combine.COMBINERS, named here so `--help` does not import scikit-learn (tested)
@@ -32,6 +33,9 @@ def register(sub) -> None:
     p.add_argument("--aggregates", type=aggregates, default=100, metavar="N",
                    help="aggregates per patient, at least 5")
     p.add_argument("--aggregate-size", type=positive_int, default=10, metavar="N", help="cells per aggregate")
+    p.add_argument("--statistic", choices=STATISTICS, default="median",
+                   help="how an aggregate summarises its cells: median (the study's) or mean (keeps the "
+                        "vacuolated fraction of measurements; docs/screening.md)")
     p.add_argument("--combiner", choices=COMBINER_NAMES, default="mean",
                    help="how per-type probabilities make one")
     p.add_argument("--threshold", type=probability, default=0.5, metavar="P", help="verdict threshold")
@@ -68,7 +72,8 @@ def run(args) -> int:
                                  "and its SHA-256); a model must carry its encoder to screen images",
                                  args.encodings / ct / "encode.json")
     model = ReferenceModel(classes=tuple(classes), cell_types=tuple(cell_types), n_aggregates=args.aggregates,
-                           aggregate_size=args.aggregate_size, min_cells=args.min_cells,
+                           aggregate_size=args.aggregate_size, statistic=args.statistic,
+                           min_cells=args.min_cells,
                            combiner=args.combiner, threshold=args.threshold, n_bootstrap=args.bootstrap,
                            interval=args.interval, random_state=args.seed)
     model.fit(blocks)

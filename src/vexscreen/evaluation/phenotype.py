@@ -19,7 +19,7 @@ from joblib import delayed
 from sklearn.model_selection import LeaveOneGroupOut
 from sklearn.preprocessing import normalize
 
-from ..aggregation import BootstrapMedianAggregator
+from ..aggregation import BootstrapMedianAggregator, check_statistic
 from ..data.encodings import EncodingSet
 from ..exceptions import InputError
 from ..progress import ProgressArg
@@ -61,7 +61,7 @@ def evaluate(encset: EncodingSet, classes: Sequence[str], *, iterations: int = 1
              aggregates: int = 100, aggregate_size: int = 10, train_fraction: float = 0.5,
              seed: int = 4512, threshold: float = 0.5, patient_level: bool = True,
              progress: ProgressArg = None, n_jobs: int = 1, method: str = "auto",
-             scale: ScaleConfig | None = None, min_cells: int = 0) -> dict:
+             scale: ScaleConfig | None = None, min_cells: int = 0, statistic: str = "median") -> dict:
     """Run Step 2b on ``encset`` for ``classes`` (diagnosis groups, last = positive); JSON-ready result.
 
     Per iteration ``n`` (seed ``seed + n``): a stratified half of the patients
@@ -80,11 +80,14 @@ def evaluate(encset: EncodingSet, classes: Sequence[str], *, iterations: int = 1
     ``min_cells``: patients with fewer cells are left out (``"excluded_patients"``);
     ``"small_patients"`` lists those evaluated with fewer cells than ``aggregate_size``
     (their aggregates repeat cells).
+    ``statistic``: ``median`` (the study's) or ``mean`` aggregates of the same draws; the mean
+    keeps features a minority of cells carry (cell measurements: vacuolated fraction).
     The result keeps the study's words: ``"groups"`` (the classes), ``"positive"``.
     """
     t0 = time.perf_counter()
     _check_parameters(iterations=iterations, aggregates=aggregates, aggregate_size=aggregate_size,
                       train_fraction=train_fraction, threshold=threshold, n_jobs=n_jobs, min_cells=min_cells)
+    check_statistic(statistic)
     scale = (scale or ScaleConfig()).check()
     classes = list(classes)
     encset, excluded = select_patients(encset, classes, min_cells)
@@ -95,7 +98,8 @@ def evaluate(encset: EncodingSet, classes: Sequence[str], *, iterations: int = 1
     one = _one_iteration if path == "exact" else partial(scalable_iteration, config=scale)
     with blas_threads(path):
         records = _parallel(
-            (delayed(one)(cells, it_seed, train_p, test_p, aggregates, aggregate_size, threshold)
+            (delayed(one)(cells, it_seed, train_p, test_p, aggregates, aggregate_size, threshold,
+                          statistic=statistic)
              for it_seed, train_p, test_p in splits),
             n_jobs, len(splits), f"evaluate {'/'.join(classes)}", progress)
     timing = {"iterations_s": round(time.perf_counter() - t0, 3)}
@@ -103,7 +107,8 @@ def evaluate(encset: EncodingSet, classes: Sequence[str], *, iterations: int = 1
         "groups": classes,
         "positive": classes[-1],
         "parameters": {"iterations": iterations, "aggregates": aggregates,
-                       "aggregate_size": aggregate_size, "train_fraction": train_fraction,
+                       "aggregate_size": aggregate_size, "statistic": statistic,
+                       "train_fraction": train_fraction,
                        "seed": seed, "threshold": threshold, "min_cells": min_cells,
                        "classifier": CLASSIFIER if path == "exact" else scale.describe_classifier(),
                        "ci": CI_METHOD, "method": path,
@@ -121,13 +126,15 @@ def evaluate(encset: EncodingSet, classes: Sequence[str], *, iterations: int = 1
         with blas_threads(path):
             result["patient_level"] = _patient_level(cells, path, scale, aggregates=aggregates,
                                                      aggregate_size=aggregate_size, seed=seed,
+                                                     statistic=statistic,
                                                      threshold=threshold, progress=progress, n_jobs=n_jobs)
         timing["patient_level_s"] = round(time.perf_counter() - t1, 3)
     result["timing"] = timing
     return result
 
 
-def _patient_level(cells, path, scale, *, aggregates, aggregate_size, seed, threshold, progress, n_jobs):
+def _patient_level(cells, path, scale, *, aggregates, aggregate_size, seed, threshold, progress, n_jobs,
+                   statistic="median"):
     """Exact (leave-one-patient-out + leave-pair-out) or scalable (repeated K-fold) patient figures.
 
     The aggregates: ``aggregates`` (exact) or ``scale.aggregates`` (scalable) per
@@ -135,7 +142,7 @@ def _patient_level(cells, path, scale, *, aggregates, aggregate_size, seed, thre
     :func:`patient_aggregates` draws them.
     """
     n_agg = aggregates if path == "exact" else scale.aggregates
-    agg = BootstrapMedianAggregator(n_agg, aggregate_size, seed, normalize=True)
+    agg = BootstrapMedianAggregator(n_agg, aggregate_size, seed, normalize=True, statistic=statistic)
     A, y_A, codes = agg.fit_resample(cells.X, cells.y, cells.owner, order=range(len(cells.names)))
     owners = cells.names[codes.astype(int)]
     if path == "exact":
@@ -189,14 +196,16 @@ def small_patients(patients, aggregate_size: int) -> dict:
     return {p: n for p, n in _cell_counts(patients).items() if n < aggregate_size}
 
 
-def _one_iteration(cells, it_seed, train_p, test_p, aggregates, aggregate_size, threshold):
+def _one_iteration(cells, it_seed, train_p, test_p, aggregates, aggregate_size, threshold,
+                   statistic="median"):
     """One of the study's iterations: one ``RandomState(seed)`` stream, training patients first.
 
     The classifier's aggregator is seeded with ``it_seed``: ``fit`` draws the
     training aggregates and prediction continues the same stream for the test ones.
     The cells stay where they are (``cells.X``); the aggregator reads the drawn ones.
     """
-    clf = PatientClassifier(BootstrapMedianAggregator(aggregates, aggregate_size, it_seed, normalize=True),
+    clf = PatientClassifier(BootstrapMedianAggregator(aggregates, aggregate_size, it_seed, normalize=True,
+                                                      statistic=statistic),
                             threshold=threshold)
     clf.fit(cells.X, cells.y, cells.owner, order=cells.codes(train_p))
     proba, owners = clf.predict_aggregates(cells.X, cells.owner, order=cells.codes(test_p))
@@ -209,13 +218,13 @@ def _one_iteration(cells, it_seed, train_p, test_p, aggregates, aggregate_size, 
 _parallel = run_tasks
 
 
-def patient_aggregates(X, y, patients, *, aggregates=100, aggregate_size=10, seed=4512):
+def patient_aggregates(X, y, patients, *, aggregates=100, aggregate_size=10, seed=4512, statistic="median"):
     """``aggregates`` medians for every patient, patients sorted, from ``RandomState(seed)``.
 
     As the study built them for its UMAP figure; reused for leave-one-patient-out.
     Returns ``(A, y_A, owners)``.
     """
-    agg = BootstrapMedianAggregator(aggregates, aggregate_size, seed)
+    agg = BootstrapMedianAggregator(aggregates, aggregate_size, seed, statistic=statistic)
     return agg.fit_resample(X, y, patients, order=sorted(set(np.asarray(patients).tolist())))
 
 
@@ -238,7 +247,8 @@ def _pair_fold(A, y_A, owners, pos, neg):
 
 
 def leave_one_patient_out(X, y, patients, label_of: dict, *, aggregates=100, aggregate_size=10,
-                          seed=4512, threshold=0.5, progress: ProgressArg = None, n_jobs=1) -> dict:
+                          seed=4512, threshold=0.5, progress: ProgressArg = None, n_jobs=1,
+                          statistic="median") -> dict:
     """Each patient scored by a model fitted on every other patient's aggregates.
 
     The aggregates are drawn once (:func:`patient_aggregates`); each fold fits
@@ -248,7 +258,7 @@ def leave_one_patient_out(X, y, patients, label_of: dict, *, aggregates=100, agg
     (``LeaveOneGroupOut`` order). Leave-pair-out beside it.
     """
     A, y_A, owners = patient_aggregates(X, y, patients, aggregates=aggregates,
-                                        aggregate_size=aggregate_size, seed=seed)
+                                        aggregate_size=aggregate_size, seed=seed, statistic=statistic)
     return _exact_patient_level(A, y_A.astype(int), owners, label_of, threshold=threshold,
                                 progress=progress, n_jobs=n_jobs)
 

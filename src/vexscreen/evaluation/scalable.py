@@ -142,7 +142,7 @@ def blas_threads(path: str):
 
 
 def scalable_iteration(cells, it_seed, train_p, test_p, aggregates, aggregate_size, threshold,
-                       config: ScaleConfig) -> dict:
+                       config: ScaleConfig, statistic: str = "median") -> dict:
     """One of the study's iterations (same split, same seed, same aggregates) with the scalable classifier.
 
     One ``RandomState(it_seed)`` stream, as in the study: ``aggregates`` per
@@ -150,7 +150,8 @@ def scalable_iteration(cells, it_seed, train_p, test_p, aggregates, aggregate_si
     path's; the classifier trains on the first ``config.aggregates`` of each
     training patient's. Drawn and scored in chunks: memory stays bounded.
     """
-    agg = BootstrapMedianAggregator(aggregates, aggregate_size, it_seed, normalize=True).fit()
+    agg = BootstrapMedianAggregator(aggregates, aggregate_size, it_seed, normalize=True,
+                                    statistic=statistic).fit()
     step = max(1, CHUNK_AGGREGATES // aggregates)
     keep = np.arange(aggregates) < config.aggregates
     A, y_A = [], []

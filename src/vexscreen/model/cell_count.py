@@ -22,7 +22,8 @@ SIZES = (5, 10, 15, 20, 30, 50, 100, 200)
 def draw_scores(model, ct: str, X: np.ndarray, n: int, repeats: int, seed: int) -> np.ndarray:
     """Scores of ``repeats`` random subsets of ``n`` cells of one patient (aggregates redrawn each time)."""
     rng = np.random.RandomState(seed)
-    agg = BootstrapMedianAggregator(int(model.n_aggregates), int(model.aggregate_size), rng)
+    agg = BootstrapMedianAggregator(int(model.n_aggregates), int(model.aggregate_size), rng,
+                                    statistic=model.statistic)
     owner = np.zeros(n, dtype=int)
     out = np.empty(repeats)
     for r in range(repeats):

@@ -18,6 +18,7 @@ from sklearn.base import BaseEstimator
 
 from . import blocks as _blocks
 from .. import __version__ as VEXSCREEN_VERSION
+from ..aggregation import check_statistic
 from ..data import file_sha256
 from ..evaluation.classifier import platt_svc
 from ..evaluation.metrics import auc_permutation_p, binary_metrics
@@ -37,16 +38,21 @@ class ReferenceModel(BaseEstimator):
     gives the measurement behind 30). ``combiner``: see :mod:`vexscreen.model.combine`.
     ``threshold``: combined probability at or above which the verdict is positive.
     ``n_bootstrap``/``interval``: the patient's interval (resampled cells, redrawn aggregates).
+    ``statistic``: ``median`` (the study's) or ``mean`` aggregates (see
+    :class:`~vexscreen.aggregation.BootstrapMedianAggregator`; the mean keeps the vacuolated
+    fraction that a median of 10 cells erases).
     """
 
     def __init__(self, classes=("UBA1-WT", "VEXAS"), cell_types=("PN", "MO"), n_aggregates: int = 100,
-                 aggregate_size: int = 10, min_cells: int = 30, combiner: str = "mean",
+                 aggregate_size: int = 10, statistic: str = "median", min_cells: int = 30,
+                 combiner: str = "mean",
                  threshold: float = 0.5, n_bootstrap: int = 200, interval: float = 0.95,
                  random_state: int = 4512):
         self.classes = classes
         self.cell_types = cell_types
         self.n_aggregates = n_aggregates
         self.aggregate_size = aggregate_size
+        self.statistic = statistic
         self.min_cells = min_cells
         self.combiner = combiner
         self.threshold = threshold
@@ -96,6 +102,7 @@ class ReferenceModel(BaseEstimator):
             raise InputError(f"threshold must be in [0, 1] and interval in (0, 1); got "
                              f"{self.threshold}, {self.interval}")
         check_combiner(self.combiner)
+        check_statistic(self.statistic)
         if not isinstance(self.random_state, (int, np.integer)) or isinstance(self.random_state, bool):
             raise InputError(f"random_state must be an integer seed (screening is reproducible), "
                              f"got {self.random_state!r}")
@@ -107,7 +114,7 @@ class ReferenceModel(BaseEstimator):
         y = (labels == self.classes[-1]).astype(int)
         A, y_A, owners = patient_aggregates(X, y, patients, aggregates=int(self.n_aggregates),
                                             aggregate_size=int(self.aggregate_size),
-                                            seed=int(self.random_state))
+                                            seed=int(self.random_state), statistic=self.statistic)
         self.classifiers_[ct] = platt_svc().fit(A, y_A)
         scores = {}
         for p in dict.fromkeys(owners.tolist()):

@@ -155,7 +155,8 @@ def _score_type(model, ct, scan, folder, measure_fn, progress, workers) -> dict:
 def patient_probability(model, ct: str, X: np.ndarray) -> tuple[float, np.ndarray]:
     """(probability, bootstrap replicates) of one patient's cells of one type (module doc, step 3)."""
     rng = np.random.RandomState(int(model.random_state) + _type_index(ct))
-    agg = BootstrapMedianAggregator(int(model.n_aggregates), int(model.aggregate_size), rng)
+    agg = BootstrapMedianAggregator(int(model.n_aggregates), int(model.aggregate_size), rng,
+                                    statistic=model.statistic)
     owner = np.zeros(len(X), dtype=int)
     A, _, _ = agg.fit_resample(X, None, owner)
     p = float(model.score_cells(ct, A).mean())
