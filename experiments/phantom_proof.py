@@ -85,15 +85,18 @@ def measurement_runs(ph: Path, cohort: str, variants: list, args, comparisons, k
     from vexscreen.report import format_summary
 
     meas = measure_cohort(ph, args.out / f"measurements_{cohort}", args.workers)
+    tag = "" if kwargs.get("statistic", "median") == "median" else f"_{kwargs['statistic']}"
     runs = {"measurements": [], **{f"{name}+measurements": [] for name, _ in variants}}
     tables = {}
     for ct in CELL_TYPES:
         m = load_encodings(meas[ct])
-        runs["measurements"] += evaluate_blocks(m, ct, comparisons, args.out / f"{cohort}_measurements", kwargs)
+        runs["measurements"] += evaluate_blocks(m, ct, comparisons, args.out / f"{cohort}_measurements{tag}",
+                                                kwargs)
         for name, _ in variants:
             joint = combine_blocks([load_encodings(args.out / f"{cohort}_{name}" / "encodings" / ct), m])
             runs[f"{name}+measurements"] += evaluate_blocks(joint, ct, comparisons,
-                                                            args.out / f"{cohort}_{name}+measurements", kwargs)
+                                                            args.out / f"{cohort}_{name}+measurements{tag}",
+                                                            kwargs)
         table = pd.read_csv(meas[ct] / "measurements.csv", dtype={"PATIENT": str, "SAMPLE": str, "GROUP": str})
         for groups in comparisons:
             r = measurements_by_patient(table, groups)
@@ -133,6 +136,9 @@ def main():
     ap.add_argument("--vexas-only", action="store_true",
                     help="only the comparisons with VEXAS (UBA1-WT/VEXAS, MDS/VEXAS): half the evaluation time")
     ap.add_argument("--aggregates", type=int, default=100, help="aggregates per patient (study: 100)")
+    ap.add_argument("--statistic", choices=("median", "mean"), default="median",
+                    help="aggregate statistic of the measurement runs (the encoder runs keep the study's median); "
+                         "mean keeps the vacuolated fraction that a median of 10 cells erases")
     args = ap.parse_args()
     comparisons = tuple(c for c in STUDY_COMPARISONS if not args.vexas_only or c in (("UBA1-WT", "VEXAS"),
                                                                                      ("MDS", "VEXAS")))
@@ -172,7 +178,8 @@ def main():
             print(format_pipeline_result(r))
             summary[(cohort, name)] = r
         if args.measurements:
-            measured[cohort] = measurement_runs(ph, cohort, variants, args, comparisons, kwargs)
+            measured[cohort] = measurement_runs(ph, cohort, variants, args, comparisons,
+                                                {**kwargs, "statistic": args.statistic})
     print("\n\n========== summary ==========")
     for (cohort, name), r in summary.items():
         print(f"\n--- {cohort} cohort, {name} encoder (scale {args.scale}); timing {r['timing']} ---")

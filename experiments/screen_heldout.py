@@ -21,8 +21,8 @@ Run (after `vexscreen demo --out demo_out`; about 5 min on 2 CPU cores for 18 pa
     .venv/bin/python experiments/screen_heldout.py --demo demo_out --out experiments/out/screen_heldout \
         --features both        # once vexscreen.morphology is installed
 
-Writes experiments/results/screen_heldout.json (`screen_heldout_<features>.json` for
-measurements or both); resumable (phantoms, encodings and measurements are kept in OUT).
+Writes experiments/results/screen_heldout.json (`screen_heldout_<features>[_mean].json` for
+measurements or both, `--statistic mean`); resumable (phantoms, encodings and measurements are kept in OUT).
 """
 from __future__ import annotations
 
@@ -113,17 +113,20 @@ def main(argv=None) -> None:
     ap.add_argument("--cells", type=int, default=18, help="cells of each type per smear (2 smears a patient)")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--json", type=Path, default=None)
+    ap.add_argument("--statistic", choices=("median", "mean"), default="median",
+                    help="the model's aggregate statistic (fit-model --statistic)")
     ap.add_argument("--note", default=None, help="recorded in the results (e.g. which vexscreen ran)")
     args = ap.parse_args(argv)
     library_log()
     t0 = time.perf_counter()
     seeds = [int(s) for s in args.seeds.split(",")]
     blocks = reference_blocks(args.demo, args.out, args.features, args.workers)
-    model = ReferenceModel(classes=CLASSES, cell_types=CELL_TYPES).fit(blocks)
-    model = ReferenceModel.load(model.save(args.out / f"model_{args.features}"))
+    name = args.features + ("" if args.statistic == "median" else f"_{args.statistic}")
+    model = ReferenceModel(classes=CLASSES, cell_types=CELL_TYPES, statistic=args.statistic).fit(blocks)
+    model = ReferenceModel.load(model.save(args.out / f"model_{name}"))
     rows = []
     for folder, truth in heldout_folders(args.out, seeds, args.cells, args.workers).items():
-        r = model.screen(folder, args.out / f"screened_{args.features}" / folder.parent.name / folder.name)
+        r = model.screen(folder, args.out / f"screened_{name}" / folder.parent.name / folder.name)
         rows.append({"patient": f"{folder.parent.name}/{folder.name}", "truth": truth,
                      "probability": r.probability, "interval": r.interval, "verdict": r.verdict,
                      **{f"p_{ct}": c.probability for ct, c in r.cell_types.items()},
@@ -146,7 +149,7 @@ def main(argv=None) -> None:
         print(f"{c:<8} mean {np.mean(v):.3f}  scores {', '.join(f'{x:.2f}' for x in v)}")
     for name, f in result["figures"].items():
         print(f"{name}: {f}")
-    suffix = "" if args.features == "encodings" else f"_{args.features}"
+    suffix = "" if name == "encodings" else f"_{name}"
     path = args.json or Path(__file__).resolve().parent / "results" / f"screen_heldout{suffix}.json"
     print(write_results(path, result))
 
