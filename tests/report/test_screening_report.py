@@ -262,10 +262,11 @@ def batch(cell_root, tmp_path_factory):
 def test_index_summarises_and_links_every_patient(batch):
     out, (summary, index) = batch
     frame = pd.read_csv(summary, keep_default_na=False)
-    assert list(frame.columns) == ["patient", "verdict", "probability", "interval_low", "interval_high",
+    assert list(frame.columns) == ["patient", "status", "verdict", "probability", "interval_low", "interval_high",
                                    "n_PN", "n_MO", "n_LY", "report", "error"]
     assert frame["patient"].tolist() == ["P1", "P 2", "P3"]
     assert frame["verdict"].tolist() == ["VEXAS-like", "indeterminate", ""]
+    assert frame["status"].tolist() == ["ok", "ok", "error"]
     assert frame["n_PN"].tolist() == ["40", "6", ""] and frame["n_MO"].tolist() == ["32", "3", ""]
     assert float(frame.loc[0, "probability"]) > 0.5 and frame.loc[1, "probability"] == ""
     for rel in frame["report"][:2]:

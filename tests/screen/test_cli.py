@@ -152,21 +152,20 @@ def test_fit_model_refuses_a_folder_that_is_not_a_model(reference, tmp_path, cap
     assert (out / "keep.txt").read_text() == "mine"
 
 
-def test_renderer_called_when_installed(cli_model, patients, tmp_path, monkeypatch, capsys):
-    """With vexscreen.report.screening present, screen hands it the report dict, folder and image root."""
-    from types import SimpleNamespace
+def test_each_output_written_once(cli_model, patients, tmp_path, monkeypatch, capsys):
+    """screen writes every file once, through the report module: OUT/summary.csv and OUT/index.html
+    beside the patient folders (each with report.html, report.json, cells.csv)."""
+    from vexscreen.report import screening
 
-    from vexscreen.commands import screen as screen_cmd
-
-    calls = []
-    fake = SimpleNamespace(
-        render_patient_report=lambda result, out, root: (calls.append(("patient", result["patient"], out, root)),
-                                                         (out / "report.html").write_text("<html>")),
-        render_index=lambda results, out: calls.append(("index", [r["patient"] for r in results], out)))
-    monkeypatch.setattr(screen_cmd, "_renderer", lambda: fake)
+    written = []
+    for name in ("write_csv", "write_json", "write_text"):
+        real = getattr(screening, name)
+        monkeypatch.setattr(screening, name, lambda path, *a, _real=real, **k: (written.append(path),
+                                                                               _real(path, *a, **k))[1])
     out = tmp_path / "out"
     assert main(["screen", "--model", str(cli_model), str(patients["pos"]), "--out", str(out), "--no-progress"]) == 0
-    assert calls == [("patient", "P-pos", out / "P-pos", patients["pos"].resolve()),
-                     ("index", ["P-pos"], out / "index.html")]
-    assert (out / "P-pos" / "report.json").is_file() and (out / "P-pos" / "cells.csv").is_file()
-    assert capsys.readouterr().out.splitlines()[0].endswith(f"-> {out / 'P-pos' / 'report.html'}")
+    assert sorted(p.relative_to(out).as_posix() for p in written) == [
+        "P-pos/cells.csv", "P-pos/report.html", "P-pos/report.json", "index.html", "summary.csv"]
+    assert all(p.is_file() for p in written)
+    last = capsys.readouterr().out.splitlines()[-1]
+    assert last == f"screened 1 of 1 patient(s); wrote {out / 'summary.csv'} and {out / 'index.html'}"

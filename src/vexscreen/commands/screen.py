@@ -7,15 +7,12 @@ from pathlib import Path
 from . import add_command, show_progress
 from .options import nonnegative_int
 
-SUMMARY = "summary.csv"
-
-
 HELP = "screen new patients with a reference model (from fit-model)"
 DESCRIPTION = """\
 Each PATIENT_DIR is one patient's export: sub-folders by cell class (neutrophil, band neutrophil,
 monocyte, lymphocyte, ...), optionally below one level of sample folders. Writes
-OUT/<PATIENT>/report.json, cells.csv (and report.html when the report renderer is installed), the
-encodings in OUT/<PATIENT>/<type>/ (a re-run resumes), and OUT/summary.csv. A patient that fails is
+OUT/<PATIENT>/report.html, report.json and cells.csv, the encodings in OUT/<PATIENT>/<type>/ (a
+re-run resumes), and OUT/summary.csv and OUT/index.html (links to every report). A patient that fails is
 reported in one line and the others go on; the exit status is then 2. vexscreen is a research tool,
 not a diagnostic device; UBA1 sequencing confirms VEXAS."""
 
@@ -35,12 +32,13 @@ def register(sub) -> None:
 def run(args) -> int:
     from ..exceptions import InputError
     from ..model import ReferenceModel
+    from ..report.screening import render_index, render_patient_report
     from ..screen import read_class_map
 
     model = ReferenceModel.load(args.model)
     class_map = read_class_map(args.class_map) if args.class_map is not None else None
     check_writable(args.out)
-    rows, done, seen = [], [], {}
+    entries, seen = [], {}
     for folder in args.patients:
         name = folder.resolve().name if folder.exists() else folder.name
         try:
@@ -51,19 +49,18 @@ def run(args) -> int:
             check_writable(args.out / name)
             result = model.screen(folder, args.out / name, class_map=class_map, progress=show_progress(args),
                                   workers=args.workers)
-            report = write_patient(result, args.out / name)
+            report = render_patient_report(result.to_dict(), args.out / name, Path(result.image_root))
         except (ValueError, OSError) as exc:  # InputError is a ValueError
             message = " ".join(str(exc).split())
             print(f"{name}: error: {message}")
-            rows.append(summary_row(name, None, error=message))
+            entries.append({"patient": name, "error": message})
             continue
         print(f"{name}: {result.statement} -> {report}")
-        rows.append(summary_row(name, result, report=report))
-        done.append(result)
-    write_summary(args.out, rows, done)
-    failed = sum(r["status"] == "error" for r in rows)
-    print(f"screened {len(done)} of {len(rows)} patient(s)" + (f"; {failed} failed" if failed else "")
-          + f"; wrote {args.out / SUMMARY}")
+        entries.append(result.to_dict())
+    summary, index = render_index(entries, args.out)
+    failed = sum("error" in e for e in entries)
+    print(f"screened {len(entries) - failed} of {len(entries)} patient(s)" + (f"; {failed} failed" if failed else "")
+          + f"; wrote {summary} and {index}")
     return 2 if failed else 0
 
 
@@ -77,53 +74,3 @@ def check_writable(out: Path) -> None:
             pass
     except OSError as exc:
         raise InputError(f"output folder cannot be written ({exc.strerror or exc})", out) from None
-
-
-def _renderer():
-    try:
-        from ..report import screening
-    except ImportError:
-        return None
-    return screening
-
-
-def write_patient(result, folder: Path) -> Path:
-    """report.json + cells.csv (atomic), and report.html when the report renderer is installed.
-
-    Returns the file to open: report.html if rendered, else report.json.
-    """
-    from ..data import write_csv, write_json
-
-    write_json(folder / "report.json", result.to_dict())
-    write_csv(folder / "cells.csv", result.cells_frame())
-    renderer = _renderer()
-    if renderer is None:
-        return folder / "report.json"
-    renderer.render_patient_report(result.to_dict(), folder, Path(result.image_root))
-    return folder / "report.html"
-
-
-def summary_row(name: str, result, *, report: Path | None = None, error: str = "") -> dict:
-    row = {"patient": name, "status": "error" if result is None else "ok", "verdict": None,
-           "probability": None, "interval_low": None, "interval_high": None}
-    if result is not None:
-        row.update(verdict=result.verdict, probability=result.probability,
-                   interval_low=result.interval[0] if result.interval else None,
-                   interval_high=result.interval[1] if result.interval else None)
-        row.update({f"n_{ct}": r.n_cells for ct, r in result.cell_types.items()})
-    row.update(report=str(report) if report else "", error=error)
-    return row
-
-
-def write_summary(out: Path, rows: list[dict], results: list) -> None:
-    import pandas as pd
-
-    from ..data import write_csv
-
-    table = pd.DataFrame(rows)
-    for col in [c for c in table.columns if c.startswith("n_")]:
-        table[col] = table[col].astype("Int64")  # counts stay whole numbers beside a failed patient's blanks
-    write_csv(out / SUMMARY, table)
-    renderer = _renderer()
-    if renderer is not None and results:
-        renderer.render_index([r.to_dict() for r in results], out / "index.html")

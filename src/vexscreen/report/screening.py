@@ -491,19 +491,21 @@ def render_patient_report(result: dict, out_dir, image_root=None) -> Path:
 
 
 def summary_frame(results: list[dict]) -> pd.DataFrame:
-    """One row per patient: verdict, probability, interval, cells per type, report path or error."""
+    """One row per patient: status (ok / error), verdict, probability, interval, cells per type,
+    report path or error."""
     rows = []
     for r in results:
         cts = r.get("cell_types") or {}
         interval = r.get("interval") or [None, None]
         ok = "error" not in r
-        rows.append({"patient": r["patient"], "verdict": r.get("verdict", "") if ok else "",
+        rows.append({"patient": r["patient"], "status": "ok" if ok else "error",
+                     "verdict": r.get("verdict", "") if ok else "",
                      "probability": r.get("probability"), "interval_low": interval[0],
                      "interval_high": interval[1],
                      **{f"n_{ct}": cts[ct]["n_cells"] if ct in cts else None for ct in CELL_TYPES},
                      "report": f"{r['patient']}/report.html" if ok else "",
                      "error": "" if ok else r["error"]})
-    columns = ["patient", "verdict", "probability", "interval_low", "interval_high",
+    columns = ["patient", "status", "verdict", "probability", "interval_low", "interval_high",
                *[f"n_{ct}" for ct in CELL_TYPES], "report", "error"]
     return pd.DataFrame(rows, columns=columns).astype({f"n_{ct}": "Int64" for ct in CELL_TYPES})
 
