@@ -8,6 +8,9 @@
 4. Self-supervised encoder training on it -> full-size encoding -> consistency
    on the phantom's encoder-test cells -> the study's comparisons per cell type,
    aggregate level and patient level, beside the published table.
+   Then the cells measured (issue 11: vacuoles, lobes, ...): per cell type the groups'
+   measurement table and the comparisons with VEXAS on the measurements alone and on the
+   encodings + the measurements (mean aggregates, which keep the vacuolated fraction).
 5. Screening (issue 12): a reference model fitted on the phantom cohort's encodings
    (and measurements, when ``vexscreen.morphology`` is installed) screens held-out
    phantom patients it has never seen, drawn with another seed and arranged as
@@ -39,6 +42,9 @@ DEMO_STEPS = {
     "phantom_done": "3 done: seconds, folder",
     "pipeline": "start of 4 (train, encode, consistency, evaluate): config (TrainConfig)",
     "pipeline_done": "4 done: result (run_image_pipeline's)",
+    "measurements": "start of the cell measurements: comparisons, statistic",
+    "measurements_done": "measurements done: tables ({ct: measurements_by_patient}), rows ({variant: "
+                         "summary rows}), seconds",
     "screening": "start of 5 (screening held-out phantom patients): settings, heldout, uses",
     "screening_model": "the reference model fitted: model (ReferenceModel), folder",
     "screened": "one held-out patient screened: patient, truth, result (ScreeningResult), report",
@@ -170,13 +176,58 @@ def measure_reference(measure_fn, images, out, workers: int = 1) -> Path:
     return out
 
 
+#: the comparisons of the measurement step, and its aggregate statistic (the mean keeps the
+#: fraction of vacuolated cells that a median of 10 cells erases; docs/experiments.md section 2)
+DEMO_MEASUREMENTS = {"comparisons": (("UBA1-WT", "VEXAS"), ("MDS", "VEXAS")), "statistic": "mean"}
+
+
+def measurement_demo(out, pipeline_out, phantom, *, workers: int = 2, n_jobs: int = 2,
+                     on_step=_silent, cell_types=CELL_TYPES, evaluate_kwargs: dict | None = None) -> dict | None:
+    """Measure the phantom's cells into ``out/<CT>`` (kept once written); per cell type the
+    groups' measurement table and :data:`DEMO_MEASUREMENTS`' comparisons on the measurements
+    alone and on ``pipeline_out/encodings/<CT>`` + the measurements. None without
+    ``vexscreen.morphology``. ``evaluate_kwargs``: over evaluate's defaults (tests). Returns ``{"tables": {ct: ...}, "rows": {variant: rows}}``."""
+    import pandas as pd
+
+    from .data import combine_blocks, load_encodings, write_json
+    from .evaluation import evaluate
+    from .evaluation.measurements import measurements_by_patient
+    from .pipeline import summary_row
+    from .screen.measuring import default_measure_fn
+
+    measure_fn = default_measure_fn()
+    if measure_fn is None:
+        return None
+    out, t0 = Path(out), time.perf_counter()
+    settings = DEMO_MEASUREMENTS
+    on_step("measurements", dict(settings))
+    tables, rows = {}, {"measurements": [], "encodings + measurements": []}
+    for ct in cell_types:
+        folder = measure_reference(measure_fn, Path(phantom) / ct, out / ct, workers)
+        table = pd.read_csv(folder / "measurements.csv", dtype={"PATIENT": str, "SAMPLE": str, "GROUP": str})
+        tables[ct] = measurements_by_patient(table, ("MDS", "UBA1-WT", "VEXAS"), source=folder)
+        meas = load_encodings(folder)
+        joint = combine_blocks([load_encodings(Path(pipeline_out) / "encodings" / ct), meas])
+        for variant, enc in (("measurements", meas), ("encodings + measurements", joint)):
+            for groups in settings["comparisons"]:
+                name = f"evaluation_{ct}_{'_'.join(groups)}_{variant.replace(' + ', '+')}.json"
+                r = evaluate(enc, groups, n_jobs=n_jobs, statistic=settings["statistic"],
+                             **(evaluate_kwargs or {}))
+                write_json(out / name, r)
+                rows[variant].append(summary_row(ct, r))
+    result = {"tables": tables, "rows": rows}
+    on_step("measurements_done", {**result, "seconds": time.perf_counter() - t0})
+    return result
+
+
 def screening_demo(out, pipeline_out, phantom, *, workers: int = 2, on_step=_silent, settings: dict | None = None,
-                   heldout: dict | None = None, measurements: bool | None = None) -> dict:
+                   heldout: dict | None = None, measurements: bool | None = None,
+                   measured: Path | None = None) -> dict:
     """Step 5: fit a reference model on the phantom cohort, screen held-out phantom patients.
 
     The model rests on ``pipeline_out/encodings/<CT>`` (encoded by ``pipeline_out/encoder``) and,
     with ``measurements`` (None: when ``vexscreen.morphology`` is installed), on the phantom's
-    images measured into ``out/measurements/<CT>``. It is saved to ``out/model`` and loaded back;
+    images measured into ``measured/<CT>`` (default ``out/measurements``; kept once written). It is saved to ``out/model`` and loaded back;
     the held-out cohort (``out/heldout_phantom``, :data:`DEMO_HELDOUT` updated with ``heldout``) is
     arranged as patient folders (``out/patients``, :func:`heldout_patients`) and each one screened
     into ``out/reports/<PATIENT>/`` (report.html, report.json, cells.csv; index.html for all).
@@ -199,8 +250,8 @@ def screening_demo(out, pipeline_out, phantom, *, workers: int = 2, on_step=_sil
     blocks = {ct: {"encodings": Path(pipeline_out) / "encodings" / ct} for ct in settings["cell_types"]}
     if measure_fn is not None:
         for ct, b in blocks.items():
-            b["measurements"] = measure_reference(measure_fn, Path(phantom) / ct, out / "measurements" / ct,
-                                                  workers)
+            b["measurements"] = measure_reference(measure_fn, Path(phantom) / ct,
+                                                  Path(measured or out / "measurements") / ct, workers)
     model = ReferenceModel.load(ReferenceModel(**settings).fit(blocks).save(out / "model"))
     on_step("screening_model", {"model": model, "folder": out / "model"})
     cohort = make_cohort(out / "heldout_phantom", workers=workers, **heldout)
@@ -251,6 +302,10 @@ def run_demo(out="demo_out", plots: bool = True, n_jobs: int = 2, workers: int =
     result = run_image_pipeline(ph, out / "pipeline", replace(cfg), n_jobs=n_jobs, progress=progress,
                                 encode_workers=workers, plots=plots)
     on_step("pipeline_done", {"result": result})
-    screening = screening_demo(out / "screening", out / "pipeline", ph, workers=workers, on_step=on_step)
+    measured = measurement_demo(out / "measurements", out / "pipeline", ph, workers=workers, n_jobs=n_jobs,
+                                on_step=on_step)
+    screening = screening_demo(out / "screening", out / "pipeline", ph, workers=workers, on_step=on_step,
+                               measured=out / "measurements")
     on_step("done", {"seconds": time.perf_counter() - t0, "out": out})
-    return {"consistency": tables, "synthetic": synthetic, "pipeline": result, "screening": screening}
+    return {"consistency": tables, "synthetic": synthetic, "pipeline": result, "measurements": measured,
+            "screening": screening}

@@ -53,19 +53,26 @@ def test_steps_reported_in_order_with_their_results(tmp_path, monkeypatch, capsy
     monkeypatch.setattr(vexscreen.pipeline, "run_image_pipeline",
                         lambda ph, out, cfg, **kw: calls.setdefault("pipeline", {"images": ph, "cfg": cfg}))
 
-    def screening(out, pipeline_out, phantom, *, workers, on_step):
-        calls["screening"] = (out, pipeline_out, phantom, workers)
+    def measuring(out, pipeline_out, phantom, *, workers, n_jobs, on_step):
+        calls["measurements"] = (out, pipeline_out, phantom, workers)
+        on_step("measurements", {})
+        on_step("measurements_done", {})
+        return {"measured": True}
+
+    def screening(out, pipeline_out, phantom, *, workers, on_step, measured):
+        calls["screening"] = (out, pipeline_out, phantom, workers, measured)
         for step in ("screening", "screening_model", "screened", "screened", "screening_done"):
             on_step(step, {})
         return {"screened": True}
 
+    monkeypatch.setattr(demo, "measurement_demo", measuring)
     monkeypatch.setattr(demo, "screening_demo", screening)
     steps = []
     r = run_demo(tmp_path, plots=False, workers=1, phantom={"scale": 0.01},
                  on_step=lambda step, info: steps.append((step, info)))
     assert [s for s, _ in steps] == ["published", "published_table", "published_table", "published_table",
                                      "synthetic", "synthetic_rows", "phantom", "phantom_done", "pipeline",
-                                     "pipeline_done", "screening", "screening_model", "screened", "screened",
+                                     "pipeline_done", "measurements", "measurements_done", "screening", "screening_model", "screened", "screened",
                                      "screening_done", "done"]
     assert list(demo.DEMO_STEPS) == list(dict.fromkeys(s for s, _ in steps))
     for (_, info), ct in zip(steps[1:4], ("PN", "MO", "LY")):
@@ -80,8 +87,9 @@ def test_steps_reported_in_order_with_their_results(tmp_path, monkeypatch, capsy
     assert steps[6][1] == {"scale": 0.01} and steps[7][1]["folder"] == out
     assert calls["pipeline"]["images"] == out and calls["pipeline"]["cfg"] == demo_train_config()
     assert steps[8][1]["config"] == demo_train_config() and steps[9][1]["result"] is r["pipeline"]
-    assert calls["screening"] == (tmp_path / "screening", tmp_path / "pipeline", out, 1)
-    assert r["screening"] == {"screened": True}
+    assert calls["measurements"] == (tmp_path / "measurements", tmp_path / "pipeline", out, 1)
+    assert calls["screening"] == (tmp_path / "screening", tmp_path / "pipeline", out, 1, tmp_path / "measurements")
+    assert r["screening"] == {"screened": True} and r["measurements"] == {"measured": True}
     assert capsys.readouterr() == ("", "")
 
 
@@ -186,3 +194,38 @@ def test_screening_step_asked_for_measurements_without_a_measuring_step(tmp_path
     with pytest.raises(InputError, match="vexscreen.morphology is not installed"):
         screening_demo(tmp_path / "s", tmp_path / "pipeline", tmp_path / "phantom", measurements=True)
     assert not (tmp_path / "s").exists()
+
+
+def test_measurement_step_tables_and_rows(tmp_path):
+    """The measurement step for real on a tiny phantom (vexscreen.morphology measures its cells):
+    the groups' table per cell type, the VEXAS comparisons on measurements and on encodings +
+    measurements with mean aggregates, their JSON, and the text."""
+    import json
+
+    from vexscreen.demo import DEMO_MEASUREMENTS, measurement_demo
+    from vexscreen.encoder.config import TrainConfig
+    from vexscreen.encoder.training import save_untrained_encoder
+    from vexscreen.phantom import make_cohort
+    from vexscreen.pipeline import encode_folder
+    from vexscreen.report import format_demo_step
+
+    ph = make_cohort(tmp_path / "phantom", cohort="small", scale=0.5, seed=0, cell_types=("PN",),
+                     encoder_test_per_group=0)
+    encoder = save_untrained_encoder(tmp_path / "pipeline" / "encoder" / "encoder.pt",
+                                     TrainConfig(full_size=64, field=64, crop=32, scale=0.25, workers=0))
+    encode_folder(encoder, ph / "PN", tmp_path / "pipeline" / "encodings" / "PN", workers=0, progress=False)
+    steps = []
+    r = measurement_demo(tmp_path / "m", tmp_path / "pipeline", ph, workers=1, n_jobs=1, cell_types=("PN",),
+                         on_step=lambda step, info: steps.append((step, info)),
+                         evaluate_kwargs=dict(iterations=2, aggregates=10))
+    assert [s for s, _ in steps] == ["measurements", "measurements_done"]
+    assert steps[0][1] == DEMO_MEASUREMENTS and DEMO_MEASUREMENTS["statistic"] == "mean"
+    table = r["tables"]["PN"]["table"]
+    assert table[table["level"] == "group"]["GROUP"].tolist() == ["MDS", "UBA1-WT", "VEXAS"]
+    for variant in ("measurements", "encodings + measurements"):
+        assert [row["comparison"] for row in r["rows"][variant]] == ["VEXAS vs UBA1-WT", "VEXAS vs MDS"]
+    saved = json.loads((tmp_path / "m" / "evaluation_PN_MDS_VEXAS_encodings+measurements.json").read_text())
+    assert saved["parameters"]["statistic"] == "mean" and saved["groups"] == ["MDS", "VEXAS"]
+    text = format_demo_step(*steps[1])
+    assert "[PN: neutrophils, measurements per group]" in text and "[encodings + measurements]" in text
+    assert "VEXAS[1]" not in text  # groups only, no per-patient lines

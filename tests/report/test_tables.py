@@ -66,7 +66,9 @@ def test_every_demo_step_has_its_text(tmp_path):
                                 "auc": M},
             "phantom": {"scale": 0.02}, "phantom_done": {"seconds": 41.6, "folder": tmp_path / "phantom"},
             "pipeline": {"config": demo_train_config()}, "pipeline_done": {"result": _result()},
-            "done": {"seconds": 400.2, "out": tmp_path}, **_screening_info(tmp_path)}
+            "done": {"seconds": 400.2, "out": tmp_path}, **_screening_info(tmp_path),
+            "measurements": {"comparisons": (("UBA1-WT", "VEXAS"),), "statistic": "mean"},
+            "measurements_done": {"tables": {}, "rows": {"measurements": [ROW]}, "seconds": 12.4}}
     assert set(info) == set(DEMO_STEPS)
     text = {step: format_demo_step(step, i) for step, i in info.items()}
     assert text["published"].startswith("== 1. ") and text["synthetic"].startswith("\n== 2. ")
@@ -78,6 +80,8 @@ def test_every_demo_step_has_its_text(tmp_path):
                                 "<= 4 epochs), encoding, evaluation ==")
     assert text["pipeline_done"].startswith(format_pipeline_result(_result()) + "\n\nAUC aggregates:")
     assert text["done"] == f"\ndone in 400 s; outputs in {tmp_path}/"
+    assert text["measurements"].startswith("\n== 4b. Cell measurements of the phantom's cells (issue 11), mean")
+    assert text["measurements_done"].splitlines()[1] == "[measurements]" and "0.88" in text["measurements_done"]
     heading = " ".join(text["screening"].split())
     assert text["screening"].startswith("\n== 5. Screening held-out phantom patients")
     assert ("VEXAS vs MDS+UBA1-WT on the phantom cohort's neutrophils and monocytes (encodings): the study's "

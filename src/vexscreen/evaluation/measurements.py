@@ -107,19 +107,22 @@ def _cell(v, digits=2) -> str:
     return "-" if v is None or (isinstance(v, float) and np.isnan(v)) else f"{v:.{digits}f}"
 
 
-def format_measurements_by_patient(result: dict) -> str:
-    """The table as text: one line per patient, per group (mean [min-max]), then AUC and p."""
+def format_measurements_by_patient(result: dict, patients: bool = True) -> str:
+    """The table as text: one line per patient (``patients``), per group (mean [min-max]), then
+    AUC and p."""
     t = result["table"]
     head = f"{'group':10s} {'patient':14s} {'cells':>6s} {'meas.':>6s} " + " ".join(f"{n:>22s}" for n in MEASURE_NAMES)
     lines = [head]
     for r in t.itertuples(index=False):
         r = r._asdict()
+        if r["level"] == "patient" and not patients:
+            continue
         if r["level"] == "patient":
             vals = " ".join(f"{_cell(r[n]):>22s}" for n in MEASURE_NAMES)
         else:
             vals = " ".join(f"{_cell(r[n]) + ' [' + _cell(r[n + '_min']) + '-' + _cell(r[n + '_max']) + ']':>22s}"
                             for n in MEASURE_NAMES)
-            if r["GROUP"] == t[t["level"] == "group"]["GROUP"].iloc[0]:
+            if patients and r["GROUP"] == t[t["level"] == "group"]["GROUP"].iloc[0]:
                 lines.append("-" * len(head))
         lines.append(f"{r['GROUP']:10s} {r['PATIENT']:14s} {r['n_cells']:6d} {r['n_measured']:6d} {vals}")
     tests = result["tests"]

@@ -45,6 +45,28 @@ def _training_heading(cfg) -> str:
             f"lr {cfg.lr}, <= {cfg.epochs} epochs), encoding, evaluation ==")
 
 
+MEASUREMENT_NOTE = (
+    "   Measurements: vacuoles (count, area), lobes, pseudo-Pelger, granularity, ... per cell\n"
+    "   (vexscreen.morphology). The groups' table: the per-patient values' mean [range] per group, and\n"
+    "   VEXAS patients against the others (patient AUC, exact p). The comparisons: the study's Step 2b\n"
+    "   on the measurements alone and on the CNN encodings + the measurements, with mean aggregates of\n"
+    "   10 cells (a median of 10 erases a feature that a minority of cells carry, as vacuoles).")
+
+
+def _measurement_heading(i: dict) -> str:
+    return (f"\n== 4b. Cell measurements of the phantom's cells (issue 11), {i['statistic']} aggregates ==\n"
+            + MEASUREMENT_NOTE)
+
+
+def _measurements_done(i: dict) -> str:
+    from ..evaluation.measurements import format_measurements_by_patient
+
+    parts = [f"\n[{ct}: {CELL_TYPE_NAMES[ct]}, measurements per group]\n"
+             + format_measurements_by_patient(t, patients=False) for ct, t in i["tables"].items()]
+    parts += [f"\n[{variant}]\n" + format_summary(rows) for variant, rows in i["rows"].items()]
+    return "\n".join(parts) + f"\n   ({i['seconds']:.0f} s)"
+
+
 def _screening_heading(i: dict) -> str:
     st, h = i["settings"], i["heldout"]
     types = " and ".join(CELL_TYPE_NAMES[ct] for ct in st["cell_types"])
@@ -89,6 +111,8 @@ _DEMO_TEXT = {
     "phantom_done": lambda i: f"   generated in {i['seconds']:.0f} s: {i['folder']}",
     "pipeline": lambda i: _training_heading(i["config"]),
     "pipeline_done": lambda i: format_pipeline_result(i["result"]) + "\n\n" + PIPELINE_NOTES,
+    "measurements": _measurement_heading,
+    "measurements_done": _measurements_done,
     "screening": _screening_heading,
     "screening_model": _screening_model,
     "screened": lambda i: f"   {i['patient']} (truly {i['truth']}): {i['result'].statement}\n      -> {i['report']}",
