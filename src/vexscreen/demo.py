@@ -191,7 +191,7 @@ def measurement_demo(out, pipeline_out, phantom, *, workers: int = 2, n_jobs: in
 
     from .data import combine_blocks, load_encodings, write_json
     from .evaluation import evaluate
-    from .evaluation.measurements import measurements_by_patient
+    from .evaluation.measurements import MEASURES_BY_CELL_TYPE, measurements_by_patient
     from .pipeline import summary_row
     from .screen.measuring import default_measure_fn
 
@@ -205,7 +205,8 @@ def measurement_demo(out, pipeline_out, phantom, *, workers: int = 2, n_jobs: in
     for ct in cell_types:
         folder = measure_reference(measure_fn, Path(phantom) / ct, out / ct, workers)
         table = pd.read_csv(folder / "measurements.csv", dtype={"PATIENT": str, "SAMPLE": str, "GROUP": str})
-        tables[ct] = measurements_by_patient(table, ("MDS", "UBA1-WT", "VEXAS"), source=folder)
+        tables[ct] = measurements_by_patient(table, ("MDS", "UBA1-WT", "VEXAS"), source=folder,
+                                             measures=MEASURES_BY_CELL_TYPE[ct])
         meas = load_encodings(folder)
         joint = combine_blocks([load_encodings(Path(pipeline_out) / "encodings" / ct), meas])
         for variant, enc in (("measurements", meas), ("encodings + measurements", joint)):

@@ -53,6 +53,19 @@ def test_per_patient_fractions_group_summary_and_tests():
     assert list(rows[rows.level == "test"].PATIENT) == ["auc", "p_value"]
 
 
+def test_measures_of_a_cell_type_and_groups_only():
+    """Monocytes: the vacuolated fraction only (a round nucleus is not pseudo-Pelger)."""
+    from vexscreen.evaluation.measurements import MEASURES_BY_CELL_TYPE
+
+    r = measurements_by_patient(_table(), ["UBA1-WT", "VEXAS"], measures=MEASURES_BY_CELL_TYPE["MO"])
+    assert list(r["measures"]) == list(r["tests"]) == ["vacuolated_fraction"]
+    text = format_measurements_by_patient(r, patients=False)
+    assert "pseudo_pelger" not in text and "mean_lobes" not in text and "VEXAS[2]" not in text
+    assert [line.split()[0] for line in text.splitlines()[1:3]] == ["UBA1-WT", "VEXAS"]
+    with pytest.raises(InputError, match="unknown measure"):
+        measurements_by_patient(_table(), ["UBA1-WT", "VEXAS"], measures=("lobes",))
+
+
 def test_bad_measurement_tables():
     with pytest.raises(InputError, match="lacks column"):
         measurements_by_patient(_table().drop(columns="pseudo_pelger"), ["UBA1-WT", "VEXAS"])

@@ -29,6 +29,10 @@ PATIENT_MEASURES = (
 )
 MEASURE_NAMES = tuple(m[0] for m in PATIENT_MEASURES)
 
+#: the measures that mean something per cell type: lobes and pseudo-Pelger nuclei are read on
+#: neutrophils (a monocyte's or a lymphocyte's round nucleus is not "pseudo-Pelger")
+MEASURES_BY_CELL_TYPE = {"PN": MEASURE_NAMES, "MO": ("vacuolated_fraction",), "LY": ("vacuolated_fraction",)}
+
 
 def _patient_rows(table: pd.DataFrame) -> pd.DataFrame:
     ok = (table["quality"].astype(str) == "ok").to_numpy()
@@ -77,12 +81,15 @@ def patient_tests(patients: pd.DataFrame, positive: str) -> dict:
     return out
 
 
-def measurements_by_patient(table: pd.DataFrame, classes: Sequence[str], source=None) -> dict:
+def measurements_by_patient(table: pd.DataFrame, classes: Sequence[str], source=None,
+                            measures: Sequence[str] = MEASURE_NAMES) -> dict:
     """Per-patient and per-group measurement table of ``classes`` (last = positive), with tests.
 
     ``table``: measurements.csv as read (``PATIENT``, ``GROUP``, ``quality`` and the
     measurement columns). Returns ``{"table": DataFrame (patient rows, then group rows),
     "tests": {measure: {"auc", "p_value", ...}}, "positive": str, "measures": {name: meaning}}``.
+    ``measures``: those shown and tested, of :data:`MEASURE_NAMES` (per cell type:
+    :data:`MEASURES_BY_CELL_TYPE`).
     """
     classes = list(classes)
     need = ["PATIENT", "GROUP", "quality"] + [m[1] for m in PATIENT_MEASURES]
@@ -97,10 +104,13 @@ def measurements_by_patient(table: pd.DataFrame, classes: Sequence[str], source=
     patients = _patient_rows(sub)
     patients["_order"] = patients["GROUP"].map({c: i for i, c in enumerate(classes)})
     patients = patients.sort_values(["_order", "PATIENT"]).drop(columns="_order").reset_index(drop=True)
-    tests = patient_tests(patients, classes[-1])
+    unknown = [m for m in measures if m not in MEASURE_NAMES]
+    if unknown:
+        raise InputError(f"unknown measure(s) {unknown}; choose from {', '.join(MEASURE_NAMES)}")
+    tests = {m: t for m, t in patient_tests(patients, classes[-1]).items() if m in measures}
     frame = pd.concat([patients, pd.DataFrame(_group_rows(patients, classes))], ignore_index=True)
     return {"table": frame, "tests": tests, "positive": classes[-1],
-            "measures": {m[0]: m[3] for m in PATIENT_MEASURES}}
+            "measures": {m[0]: m[3] for m in PATIENT_MEASURES if m[0] in measures}}
 
 
 def _cell(v, digits=2) -> str:
@@ -110,26 +120,26 @@ def _cell(v, digits=2) -> str:
 def format_measurements_by_patient(result: dict, patients: bool = True) -> str:
     """The table as text: one line per patient (``patients``), per group (mean [min-max]), then
     AUC and p."""
-    t = result["table"]
-    head = f"{'group':10s} {'patient':14s} {'cells':>6s} {'meas.':>6s} " + " ".join(f"{n:>22s}" for n in MEASURE_NAMES)
+    t, names = result["table"], list(result["measures"])
+    head = f"{'group':10s} {'patient':14s} {'cells':>6s} {'meas.':>6s} " + " ".join(f"{n:>22s}" for n in names)
     lines = [head]
     for r in t.itertuples(index=False):
         r = r._asdict()
         if r["level"] == "patient" and not patients:
             continue
         if r["level"] == "patient":
-            vals = " ".join(f"{_cell(r[n]):>22s}" for n in MEASURE_NAMES)
+            vals = " ".join(f"{_cell(r[n]):>22s}" for n in names)
         else:
             vals = " ".join(f"{_cell(r[n]) + ' [' + _cell(r[n + '_min']) + '-' + _cell(r[n + '_max']) + ']':>22s}"
-                            for n in MEASURE_NAMES)
+                            for n in names)
             if patients and r["GROUP"] == t[t["level"] == "group"]["GROUP"].iloc[0]:
                 lines.append("-" * len(head))
         lines.append(f"{r['GROUP']:10s} {r['PATIENT']:14s} {r['n_cells']:6d} {r['n_measured']:6d} {vals}")
     tests = result["tests"]
     lines.append(f"{'patient AUC, ' + result['positive'] + ' higher':39s} "
-                 + " ".join(f"{_cell(tests[n]['auc']):>22s}" for n in MEASURE_NAMES))
+                 + " ".join(f"{_cell(tests[n]['auc']):>22s}" for n in names))
     lines.append(f"{'exact permutation p (one-sided)':39s} "
-                 + " ".join(f"{_cell(tests[n]['p_value'], 3):>22s}" for n in MEASURE_NAMES))
+                 + " ".join(f"{_cell(tests[n]['p_value'], 3):>22s}" for n in names))
     return "\n".join(lines)
 
 
@@ -138,5 +148,5 @@ def measurement_rows(result: dict) -> pd.DataFrame:
     an ``auc`` and a ``p_value`` row (level ``test``) holding each measurement's test."""
     tests = result["tests"]
     extra = [{"level": "test", "GROUP": result["positive"], "PATIENT": key,
-              **{n: tests[n][key] for n in MEASURE_NAMES}} for key in ("auc", "p_value")]
+              **{n: tests[n][key] for n in tests}} for key in ("auc", "p_value")]
     return pd.concat([result["table"], pd.DataFrame(extra)], ignore_index=True)
