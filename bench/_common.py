@@ -80,6 +80,11 @@ def model_only(model: torch.nn.Module, n: int, batch: int, side: int) -> float:
     return n / (time.perf_counter() - t)
 
 
+def rotations(items: list, runs: int) -> list[list]:
+    """``runs`` orders of ``items``, each rotated one further: no item always runs first."""
+    return [items[r % len(items):] + items[:r % len(items)] for r in range(runs)]
+
+
 def speed_columns(flops: float, encode_img_s: float, model_img_s: float, peak: float) -> dict:
     """The derived columns of an encoding row: encode / model-only speed, GFLOP per image,
     GFLOP/s achieved by encode and its percentage of the matmul ``peak`` (GFLOP/s)."""

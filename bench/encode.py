@@ -29,7 +29,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _provenance import write_results  # noqa: E402
 from _common import (ROOT, flat_dir, forward_flops, load_note, matmul_peak, model_only, real_images,  # noqa: E402
-                     speed_columns)
+                     rotations, speed_columns)
 
 import torch  # noqa: E402
 
@@ -89,8 +89,8 @@ def output_paths(n, batch_size, workers, tmp) -> list[dict]:
                 devices=1)}
     best = {k: float("inf") for k in runs}
     names = list(runs)
-    for rep in range(3):  # each round in a rotated order: no path always runs first
-        for k in names[rep % 3:] + names[:rep % 3]:
+    for rep, order in enumerate(rotations(names, 3)):  # no path always runs first
+        for k in order:
             t = time.perf_counter()
             runs[k](tmp / f"paths_{rep}_{names.index(k)}")
             best[k] = min(best[k], time.perf_counter() - t)
