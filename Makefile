@@ -22,10 +22,13 @@ test: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/vexscreen demo --out demo_out
 
-# Speed benchmarks only; encode.py, train.py and screen.py also write bench/results/*.json.
+# Speed benchmarks only; encode.py, backbones.py, train.py and screen.py also write bench/results/*.json.
+# backbones.py --quick: the default, ResNet18, DinoBloom-S and -B at native size, 1 round (~1 min);
+# all nine backbones, best of 3, take 15 min: run `bench/backbones.py` by hand (docs/encoder.md).
 bench: $(STAMP)
 	$(BIN)/python bench/evaluate.py
 	$(BIN)/python bench/encode.py
+	$(BIN)/python bench/backbones.py --quick
 	$(BIN)/python bench/train.py
 	$(BIN)/python bench/phantom.py
 	$(BIN)/python bench/screen.py

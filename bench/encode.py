@@ -28,7 +28,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _provenance import write_results  # noqa: E402
-from _common import ROOT, flat_dir, forward_flops, load_note, matmul_peak, real_images  # noqa: E402
+from _common import (ROOT, flat_dir, forward_flops, load_note, matmul_peak, model_only, real_images,  # noqa: E402
+                     rotations, speed_columns)
 
 import torch  # noqa: E402
 
@@ -45,18 +46,6 @@ CONFIGS = [
     ("resnet18, centre-crop -> 272 px", "resnet18", 272, "crop", 1.0),
     ("vgg16 (study), centre-crop -> 272 px", "vgg16", 272, "crop", 0.34),
 ]
-
-
-def model_only(model, n, batch, side):
-    x = torch.rand(batch, 3, side, side)
-    with torch.inference_mode():
-        model(x[:2])
-        done, t = 0, time.perf_counter()
-        while done < n:
-            b = min(batch, n - done)
-            model(x[:b])
-            done += b
-    return n / (time.perf_counter() - t)
 
 
 def old_default(enc_pt, scan, out, batch_size, workers):
@@ -100,8 +89,8 @@ def output_paths(n, batch_size, workers, tmp) -> list[dict]:
                 devices=1)}
     best = {k: float("inf") for k in runs}
     names = list(runs)
-    for rep in range(3):  # each round in a rotated order: no path always runs first
-        for k in names[rep % 3:] + names[:rep % 3]:
+    for rep, order in enumerate(rotations(names, 3)):  # no path always runs first
+        for k in order:
             t = time.perf_counter()
             runs[k](tmp / f"paths_{rep}_{names.index(k)}")
             best[k] = min(best[k], time.perf_counter() - t)
@@ -151,11 +140,8 @@ def main(argv=None):
         ips_model = model_only(model, n, args.batch_size, side)
         flops = forward_flops(model, (1, 3, side, side))
         row = {"config": label, "images": n, "input": f"{side} x {side}", "pipeline_img_s": s["images_per_second"],
-               "model_img_s": round(ips_model, 2), "pipeline_vs_model": round(s["images_per_second"] / ips_model, 3),
-               "gflop_per_img": round(flops / 1e9, 2),
-               "pipeline_gflop_s": round(flops * s["images_per_second"] / 1e9, 1),
-               "pct_of_matmul_peak": round(100 * flops * s["images_per_second"] / 1e9 / peak, 1),
-               "treatment": s["treatment"]}
+               "model_img_s": round(ips_model, 2),
+               **speed_columns(flops, s["images_per_second"], ips_model, peak), "treatment": s["treatment"]}
         rows.append(row)
         print(json.dumps(row), flush=True)
     print()
