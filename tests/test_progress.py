@@ -53,6 +53,22 @@ def test_bar_on_a_terminal_log_lines_in_a_file(capsys, caplog, monkeypatch):
     assert capsys.readouterr().err == ""
 
 
+def test_log_interval_from_the_environment(monkeypatch):
+    import pytest
+
+    from vexscreen.exceptions import InputError
+    from vexscreen.progress import LOG_EVERY, log_every
+
+    monkeypatch.delenv("VEXSCREEN_LOG_EVERY", raising=False)
+    assert log_every() == LOG_EVERY == 15.0
+    monkeypatch.setenv("VEXSCREEN_LOG_EVERY", "2.5")
+    assert log_every() == 2.5
+    for bad in ("-1", "soon", "nan"):
+        monkeypatch.setenv("VEXSCREEN_LOG_EVERY", bad)
+        with pytest.raises(InputError, match="VEXSCREEN_LOG_EVERY must be a number of seconds >= 0"):
+            log_every()
+
+
 def test_scan_reports_to_a_callback(tmp_path, capsys):
     for i in range(3):
         Image.fromarray(np.full((8, 8, 3), 40 * i, np.uint8)).save(tmp_path / f"cell_{i}.png")

@@ -14,6 +14,7 @@ The library never prints; :mod:`vexscreen.cli` shows the log lines on stderr.
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import time
 from typing import Callable, Union
@@ -21,10 +22,26 @@ from typing import Callable, Union
 #: what a ``progress`` argument may be
 ProgressArg = Union[bool, None, Callable[[str, int, int], None]]
 
-#: seconds between log lines when stderr is not a terminal
+#: seconds between log lines when stderr is not a terminal (environment: ``VEXSCREEN_LOG_EVERY``)
 LOG_EVERY = 15.0
 
 logger = logging.getLogger(__name__)
+
+
+def log_every() -> float:
+    """Seconds between log lines: ``$VEXSCREEN_LOG_EVERY`` if set (0: every step), else LOG_EVERY."""
+    value = os.environ.get("VEXSCREEN_LOG_EVERY")
+    if value is None:
+        return LOG_EVERY
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = -1.0
+    if not seconds >= 0:  # also refuses nan
+        from .exceptions import InputError
+
+        raise InputError(f"VEXSCREEN_LOG_EVERY must be a number of seconds >= 0, got {value!r}")
+    return seconds
 
 
 class Progress:
@@ -42,6 +59,7 @@ class Progress:
         self._bar = None
         self._log = False
         self._start = self._last = time.monotonic()
+        self._every = log_every() if progress is True else LOG_EVERY
         if progress is True and self.total > min_total:
             if sys.stderr.isatty():
                 from tqdm import tqdm
@@ -59,8 +77,8 @@ class Progress:
         if not self._log:
             return
         now = time.monotonic()
-        if now - self._last >= LOG_EVERY or (self.done >= self.total
-                                             and now - self._start >= LOG_EVERY):
+        if now - self._last >= self._every or (self.done >= self.total
+                                               and now - self._start >= self._every):
             self._last = now
             logger.info("%s: %d/%d %s", self.desc or "progress", self.done, self.total, self.unit)
 

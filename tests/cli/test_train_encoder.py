@@ -15,7 +15,8 @@ CHATTER = ("GPU available", "TPU available", "Tip", "litlogger", "max_epochs=1")
 
 def test_a_log_gets_no_chatter_no_bars_and_the_skipped_file_named(flat_images, tmp_path):
     run = tmp_path / "run"
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p),
+           "VEXSCREEN_LOG_EVERY": "0"}  # a line per epoch however quick (by default: a stage of >= 15 s)
     r = subprocess.run([sys.executable, "-m", "vexscreen.cli", "train-encoder", "--images", str(flat_images),
                         "--out", str(run), *TRAIN], capture_output=True, text=True, timeout=600, env=env)
     assert r.returncode == 0, r.stderr
