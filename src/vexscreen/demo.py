@@ -127,7 +127,7 @@ def synthetic_evaluation(out: Path, n_jobs: int = 2) -> list[dict]:
 #: 100), a type counts from 20 cells (default 30, docs/screening.md; this cohort is 2 % of the
 #: study's), the interval from 50 bootstrap replicates (default 200).
 DEMO_SCREENING = dict(classes=("MDS", "UBA1-WT", "VEXAS"), cell_types=("PN", "MO"), n_aggregates=50,
-                      min_cells=20, n_bootstrap=50)
+                      min_cells=20, n_bootstrap=50, statistic="mean")
 #: Step 5's held-out patients: the phantom's ``small`` cohort (2 patients per class, 2 smears each)
 #: drawn with another seed than the reference's (DEMO_PHANTOM), 12 cells of each type per smear.
 DEMO_HELDOUT = dict(cohort="small", scale=2.0, seed=1, cell_types=("PN", "MO"), encoder_test_per_group=0)

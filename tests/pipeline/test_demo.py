@@ -167,7 +167,7 @@ def test_screening_step_on_held_out_phantom(tmp_path, monkeypatch):
     assert all(f"{n}/report.html" in index for n in names)
     text = [format_demo_step(s, i) for s, i in steps]
     flat = " ".join(text[0].split())
-    assert "on the phantom cohort's neutrophils (encodings)" in flat and "10 aggregates per patient" in flat
+    assert "on the phantom cohort's neutrophils (encodings)" in flat and "10 mean aggregates per patient" in flat
     assert text[2].startswith("   phantom-MDS-1 (truly MDS): ") and str(r["patients"][0]["report"]) in text[2]
     assert r["patients"][0]["result"].statement in text[2]
     assert str(r["index"]) in text[-1] and "CNN encodings alone" in text[-1]

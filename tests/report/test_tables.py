@@ -85,7 +85,7 @@ def test_every_demo_step_has_its_text(tmp_path):
     heading = " ".join(text["screening"].split())
     assert text["screening"].startswith("\n== 5. Screening held-out phantom patients")
     assert ("VEXAS vs MDS+UBA1-WT on the phantom cohort's neutrophils and monocytes (encodings): the study's "
-            "classifier, 50 aggregates per patient; a type counts from 20 cells; interval from 50 bootstrap "
+            "classifier, 50 mean aggregates per patient; a type counts from 20 cells; interval from 50 bootstrap "
             "replicates") in heading and "small cohort drawn with seed 1" in heading
     assert max(len(line) for line in text["screening"].splitlines()) <= 100
     assert text["screening_model"] == ("   reference patients, leave-one-patient-out AUC: PN 0.00 (p=1.000), MO not "

@@ -71,7 +71,8 @@ def _screening_heading(i: dict) -> str:
     st, h = i["settings"], i["heldout"]
     types = " and ".join(CELL_TYPE_NAMES[ct] for ct in st["cell_types"])
     model = (f"model: {st['classes'][-1]} vs {'+'.join(st['classes'][:-1])} on the phantom cohort's {types} "
-             f"({' and '.join(i['uses'])}): the study's classifier, {st['n_aggregates']} aggregates per patient; "
+             f"({' and '.join(i['uses'])}): the study's classifier, {st['n_aggregates']} "
+             f"{st.get('statistic', 'median')} aggregates per patient; "
              f"a type counts from {st['min_cells']} cells; interval from {st['n_bootstrap']} bootstrap replicates "
              "(demo settings, vexscreen.demo.DEMO_SCREENING).")
     held = (f"held-out: the phantom's {h['cohort']} cohort drawn with seed {h['seed']}, never seen by the model, "
