@@ -112,3 +112,15 @@ def _screening_info(tmp_path) -> dict:
                                "uses": ["encodings"]}}
     with pytest.raises(ValueError, match="unknown demo step"):
         format_demo_step("nonsense", {})
+
+
+def test_patient_level_text_of_each_method():
+    from vexscreen.report.tables import format_patient_level
+
+    lopo = {"auc": 0.75, "p_value": 0.05, "leave_pair_out_auc": 0.8}
+    assert format_patient_level(lopo) == "LOPO AUC 0.75 (p=0.050), leave-pair-out AUC 0.80"
+    combined = {"method": "leave-one-patient-out, cell types combined", "auc": 1.0, "p_value": 0.0476}
+    assert format_patient_level(combined) == "LOPO AUC 1.00 (p=0.048)"  # not "?-fold x?"
+    kfold = {"method": "repeated stratified patient-grouped 5-fold (3 repeats)", "settings": {"folds": 5, "repeats": 3},
+             "auc": 0.9, "p_value": 0.01, "pair_auc": 0.91}
+    assert format_patient_level(kfold) == "5-fold x3 AUC 0.90 (p=0.010), pair AUC 0.91"

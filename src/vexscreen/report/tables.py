@@ -46,7 +46,7 @@ def format_patient_level(pl: dict) -> str:
     """``LOPO AUC x (p=y), leave-pair-out AUC z``, or for the scalable path (evaluation/scalable.py)
     ``5-fold x3 AUC x (p=y), pair AUC z``."""
     method = pl.get("method", "leave-one-patient-out")
-    if method == "leave-one-patient-out":
+    if method.startswith("leave-one-patient-out"):  # also the model's "..., cell types combined"
         text = f"LOPO AUC {pl['auc']:.2f} (p={pl['p_value']:.3f})"
     else:
         settings = pl.get("settings", {})
