@@ -32,6 +32,8 @@ bench: $(STAMP)
 	$(BIN)/python bench/train.py
 	$(BIN)/python bench/phantom.py
 	$(BIN)/python bench/screen.py
+	$(BIN)/python bench/measure.py
+	$(BIN)/python bench/memory.py --rows 100000 --json bench/results/memory_100k.json
 
 # The experiments take 15-45 min each on 2 CPU cores and are run one at a time, by hand.
 experiments:
