@@ -116,6 +116,6 @@ def test_unknown_statistic_is_refused():
 
 def test_cli_choices_are_the_aggregators():
     from vexscreen.aggregation import STATISTICS
-    from vexscreen.commands.evaluate import STATISTICS as CLI_STATISTICS
+    from vexscreen.commands.options import STATISTICS as CLI_STATISTICS
 
     assert CLI_STATISTICS == STATISTICS

@@ -119,6 +119,22 @@ def measure_like_morphology(scan, out_dir, *, workers: int = 1):
     return summary
 
 
+def _encoded_phantom(tmp_path, scale):
+    """A small PN phantom in tmp_path/phantom, encoded by an untrained encoder into
+    tmp_path/pipeline/encodings/PN (the layout the demo's steps read)."""
+    from vexscreen.encoder.config import TrainConfig
+    from vexscreen.encoder.training import save_untrained_encoder
+    from vexscreen.phantom import make_cohort
+    from vexscreen.pipeline import encode_folder
+
+    ph = make_cohort(tmp_path / "phantom", cohort="small", scale=scale, seed=0, cell_types=("PN",),
+                     encoder_test_per_group=0)
+    encoder = save_untrained_encoder(tmp_path / "pipeline" / "encoder" / "encoder.pt",
+                                     TrainConfig(full_size=64, field=64, crop=32, scale=0.25, workers=0))
+    encode_folder(encoder, ph / "PN", tmp_path / "pipeline" / "encodings" / "PN", workers=0, progress=False)
+    return ph
+
+
 def test_screening_step_on_held_out_phantom(tmp_path, monkeypatch):
     """Step 5 for real, tiny: a model fitted on one phantom's encodings screens held-out phantom
     patients drawn with another seed, arranged as patient folders; reports, index and the text."""
@@ -126,17 +142,9 @@ def test_screening_step_on_held_out_phantom(tmp_path, monkeypatch):
     import os
 
     from vexscreen.demo import CLASS_FOLDERS, screening_demo
-    from vexscreen.encoder.config import TrainConfig
-    from vexscreen.encoder.training import save_untrained_encoder
-    from vexscreen.phantom import make_cohort
-    from vexscreen.pipeline import encode_folder
     from vexscreen.report import format_demo_step
 
-    ph = make_cohort(tmp_path / "phantom", cohort="small", scale=0.7, seed=0, cell_types=("PN",),
-                     encoder_test_per_group=0)
-    encoder = save_untrained_encoder(tmp_path / "pipeline" / "encoder" / "encoder.pt",
-                                     TrainConfig(full_size=64, field=64, crop=32, scale=0.25, workers=0))
-    encode_folder(encoder, ph / "PN", tmp_path / "pipeline" / "encodings" / "PN", workers=0, progress=False)
+    ph = _encoded_phantom(tmp_path, scale=0.7)
     steps = []
     r = screening_demo(tmp_path / "screening", tmp_path / "pipeline", ph, workers=1,
                        on_step=lambda step, info: steps.append((step, info)),
@@ -203,17 +211,9 @@ def test_measurement_step_tables_and_rows(tmp_path):
     import json
 
     from vexscreen.demo import DEMO_MEASUREMENTS, measurement_demo
-    from vexscreen.encoder.config import TrainConfig
-    from vexscreen.encoder.training import save_untrained_encoder
-    from vexscreen.phantom import make_cohort
-    from vexscreen.pipeline import encode_folder
     from vexscreen.report import format_demo_step
 
-    ph = make_cohort(tmp_path / "phantom", cohort="small", scale=0.5, seed=0, cell_types=("PN",),
-                     encoder_test_per_group=0)
-    encoder = save_untrained_encoder(tmp_path / "pipeline" / "encoder" / "encoder.pt",
-                                     TrainConfig(full_size=64, field=64, crop=32, scale=0.25, workers=0))
-    encode_folder(encoder, ph / "PN", tmp_path / "pipeline" / "encodings" / "PN", workers=0, progress=False)
+    ph = _encoded_phantom(tmp_path, scale=0.5)
     steps = []
     r = measurement_demo(tmp_path / "m", tmp_path / "pipeline", ph, workers=1, n_jobs=1, cell_types=("PN",),
                          on_step=lambda step, info: steps.append((step, info)),

@@ -4,10 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from . import add_command, add_encoding_input, load_encoding_input, show_progress, split_list
-from .options import aggregates, jobs, nonnegative_int, open_fraction, positive_int, probability, seed
-
-#: vexscreen.aggregation.STATISTICS, spelled out so that --help does not import scikit-learn (tested)
-STATISTICS = ("median", "mean")
+from .options import add_aggregate_options, jobs, nonnegative_int, open_fraction, positive_int, probability, seed
 
 
 HELP = "phenotypic prediction of patient groups from cell encodings (Step 2b)"
@@ -29,12 +26,7 @@ def register(sub) -> None:
                    help="comma-separated groups, last = positive, e.g. UBA1-WT,VEXAS or MDS,UBA1-WT,VEXAS")
     p.add_argument("--out", required=True, type=Path, help="output folder")
     p.add_argument("--iterations", type=positive_int, default=10, metavar="N", help="patient splits")
-    p.add_argument("--aggregates", type=aggregates, default=100, metavar="N",
-                   help="aggregates per patient, at least 5")
-    p.add_argument("--aggregate-size", type=positive_int, default=10, metavar="N", help="cells per aggregate")
-    p.add_argument("--statistic", choices=STATISTICS, default="median",
-                   help="how an aggregate summarises its cells: median (the study's) or mean (keeps "
-                        "features a minority of cells carry, e.g. the vacuolated fraction in measurements)")
+    add_aggregate_options(p)
     p.add_argument("--min-cells", type=nonnegative_int, default=0, metavar="N",
                    help="leave out patients with fewer cells than this (they are listed)")
     p.add_argument("--train-fraction", type=open_fraction, default=0.5, metavar="F",

@@ -4,8 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from . import add_command, split_list
-from .evaluate import STATISTICS
-from .options import aggregates, open_fraction, positive_int, probability, seed
+from .options import add_aggregate_options, open_fraction, positive_int, probability, seed
 
 #: vexscreen.model.combine.COMBINERS, named here so `--help` does not import scikit-learn (tested)
 COMBINER_NAMES = ("mean", "logit_mean")
@@ -30,12 +29,7 @@ def register(sub) -> None:
     p.add_argument("--out", required=True, type=Path, metavar="MODEL", help="model folder to write")
     p.add_argument("--min-cells", type=positive_int, default=30, metavar="N",
                    help="fewest cells of a type for it to count for a patient (docs/screening.md)")
-    p.add_argument("--aggregates", type=aggregates, default=100, metavar="N",
-                   help="aggregates per patient, at least 5")
-    p.add_argument("--aggregate-size", type=positive_int, default=10, metavar="N", help="cells per aggregate")
-    p.add_argument("--statistic", choices=STATISTICS, default="median",
-                   help="how an aggregate summarises its cells: median (the study's) or mean (keeps the "
-                        "vacuolated fraction of measurements; docs/screening.md)")
+    add_aggregate_options(p)
     p.add_argument("--combiner", choices=COMBINER_NAMES, default="mean",
                    help="how per-type probabilities make one")
     p.add_argument("--threshold", type=probability, default=0.5, metavar="P", help="verdict threshold")

@@ -130,3 +130,18 @@ def devices(text: str):
     if value == 0 or value < -1:
         raise argparse.ArgumentTypeError(f"{value}: give 1 or more devices, -1 for all, or indices like 0,1")
     return value
+
+
+#: vexscreen.aggregation.STATISTICS, spelled out so that --help does not import scikit-learn (tested)
+STATISTICS = ("median", "mean")
+
+
+def add_aggregate_options(p) -> None:
+    """--aggregates, --aggregate-size, --statistic: how a patient's cells become aggregates
+    (METHOD.md Step 2b), the same for evaluate and fit-model."""
+    p.add_argument("--aggregates", type=aggregates, default=100, metavar="N",
+                   help="aggregates per patient, at least 5")
+    p.add_argument("--aggregate-size", type=positive_int, default=10, metavar="N", help="cells per aggregate")
+    p.add_argument("--statistic", choices=STATISTICS, default="median",
+                   help="how an aggregate summarises its cells: median (the study's) or mean (keeps "
+                        "features a minority of cells carry, e.g. the vacuolated fraction of measurements)")
