@@ -28,8 +28,10 @@ MEASUREMENTS = (
     ("nc_ratio", "", "nucleus area / cell area"),
     ("nucleus_lobes", "count", "nuclear lobes (1 = band, round or kidney nucleus)"),
     ("lobe_bridge_um", "um", "width of the thinnest bridge between lobes (one lobe: the nucleus's width)"),
+    ("lobe_constriction", "", "narrowest neck of the nucleus / its typical width (1 = none, 0 = parts apart)"),
     ("pseudo_pelger", "0/1", "two round lobes of similar size, or one round/peanut nucleus"),
     ("nuclear_spikes", "count", "thin short protrusions of the nuclear outline"),
+    ("nuclear_notches", "count", "sharp concave corners of the nuclear outline (where lobes meet or overlap)"),
     ("nucleus_solidity", "", "nucleus area / its convex hull's area"),
     ("nucleus_od", "OD", "mean green optical density of the nucleus (chromatin density)"),
     ("cytoplasm_od_red", "OD", "mean red optical density of the cytoplasm (vacuoles excluded)"),
@@ -70,7 +72,8 @@ def measure_masks(image, masks, pixel_size: float = DEFAULT_PIXEL_SIZE_UM,
     a2 = pixel_size ** 2
     nsl = bbox(nuc, 2)
     lab = np.zeros(nuc.shape, np.int32)
-    lab[nsl], n_lobes, bridge = N.lobes(nuc[nsl], pixel_size)
+    notches = N.notches(nuc[nsl], pixel_size)
+    lab[nsl], n_lobes, bridge = N.lobes(nuc[nsl], pixel_size, notches)
     vac = detect_vacuoles(img, cell, nuc, masks.background, pixel_size, params)
     cyto = cell & ~nuc
     holes = np.zeros(cyto.shape, bool)
@@ -89,8 +92,10 @@ def measure_masks(image, masks, pixel_size: float = DEFAULT_PIXEL_SIZE_UM,
         "nc_ratio": nuc_area / cell_area,
         "nucleus_lobes": float(n_lobes),
         "lobe_bridge_um": bridge,
+        "lobe_constriction": N.constriction(nuc[nsl], pixel_size),
         "pseudo_pelger": float(N.pseudo_pelger(nuc, lab, n_lobes)),
         "nuclear_spikes": float(N.spikes(nuc[nsl], pixel_size)),
+        "nuclear_notches": float(len(notches)),
         "nucleus_solidity": float(nprops[0].solidity) if nprops else 0.0,
         "nucleus_od": float(od[..., 1][nuc].mean()) if nuc.any() else 0.0,
         "cytoplasm_od_red": float(col[0]), "cytoplasm_od_green": float(col[1]),
