@@ -59,6 +59,16 @@ def _roundness(mask: np.ndarray) -> float:
     return float(min(1.0, 4 * np.pi * p.area / max(p.perimeter, 1.0) ** 2))
 
 
+def _hull_image(props, shape) -> np.ndarray | None:
+    """The convex hull of the one region of ``props`` as a mask of ``shape`` (None if no region)."""
+    if not props:
+        return None
+    hull = np.zeros(shape, bool)
+    y0, x0, y1, x1 = props[0].bbox
+    hull[y0:y1, x0:x1] = props[0].image_convex
+    return hull
+
+
 def empty_row() -> dict:
     return {c: np.nan for c in COLUMNS}
 
@@ -71,8 +81,9 @@ def measure_masks(image, masks, pixel_size: float = DEFAULT_PIXEL_SIZE_UM,
     od = masks.od[sl]
     a2 = pixel_size ** 2
     nsl = bbox(nuc, 2)
+    nprops = regionprops(nuc[nsl].astype(np.uint8))  # one convex hull for solidity, notches and pelger
     lab = np.zeros(nuc.shape, np.int32)
-    notches = N.notches(nuc[nsl], pixel_size)
+    notches = N.notches(nuc[nsl], pixel_size, hull=_hull_image(nprops, nuc[nsl].shape))
     lab[nsl], n_lobes, bridge = N.lobes(nuc[nsl], pixel_size, notches)
     vac = detect_vacuoles(img, cell, nuc, masks.background, pixel_size, params)
     cyto = cell & ~nuc
@@ -83,7 +94,6 @@ def measure_masks(image, masks, pixel_size: float = DEFAULT_PIXEL_SIZE_UM,
     plain = cyto & ~holes
     cell_area, nuc_area = float(cell.sum()) * a2, float(nuc.sum()) * a2
     col = od[plain].mean(0) if plain.any() else np.zeros(3)
-    nprops = regionprops(nuc.astype(np.uint8))
     row = {
         "cell_area_um2": cell_area,
         "cell_diameter_um": 2 * np.sqrt(cell_area / np.pi),
@@ -93,7 +103,7 @@ def measure_masks(image, masks, pixel_size: float = DEFAULT_PIXEL_SIZE_UM,
         "nucleus_lobes": float(n_lobes),
         "lobe_bridge_um": bridge,
         "lobe_constriction": N.constriction(nuc[nsl], pixel_size),
-        "pseudo_pelger": float(N.pseudo_pelger(nuc, lab, n_lobes)),
+        "pseudo_pelger": float(N.pseudo_pelger(nuc, lab, n_lobes, nprops[0] if nprops else None)),
         "nuclear_spikes": float(N.spikes(nuc[nsl], pixel_size)),
         "nuclear_notches": float(len(notches)),
         "nucleus_solidity": float(nprops[0].solidity) if nprops else 0.0,

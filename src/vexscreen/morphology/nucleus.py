@@ -114,21 +114,21 @@ def _thinnest_bridge(lab: np.ndarray, dist: np.ndarray, keep: list[int]) -> floa
     return best if touching else 0.0
 
 
-def notches(nucleus: np.ndarray, pixel_size: float) -> list[tuple[float, float, float]]:
+def notches(nucleus: np.ndarray, pixel_size: float, hull: np.ndarray | None = None) -> list[tuple[float, float, float]]:
     """Sharp concave corners of the nuclear outline: ``(y, x, angle in degrees)``, one per notch.
 
     At each point of the (lightly smoothed) outline, the chords to the outline points
     ``NOTCH_ARC_UM`` before and after it meet at an angle; a concave point (the chords'
     far ends' midpoint lies outside the nucleus) sharper than ``NOTCH_MAX_ANGLE`` and at
     least ``NOTCH_MIN_DEPTH_UM`` inside the convex hull belongs to a notch; each run of
-    such points gives its sharpest point.
+    such points gives its sharpest point. ``hull``: the nucleus's convex hull image, if known.
     """
     if not nucleus.any():
         return []
     k = max(2, int(round(NOTCH_ARC_UM / pixel_size)))
     padded = np.pad(nucleus, _PAD)
     smooth = ndi.gaussian_filter(padded.astype(np.float32), NOTCH_SMOOTH_UM / pixel_size)
-    depth = ndi.distance_transform_edt(convex_hull_image(padded))
+    depth = ndi.distance_transform_edt(convex_hull_image(padded) if hull is None else np.pad(hull, _PAD))
     min_depth = NOTCH_MIN_DEPTH_UM / pixel_size
     out = []
     for c in find_contours(smooth, 0.5):
@@ -251,8 +251,10 @@ def _saddles(basins: np.ndarray, dist: np.ndarray) -> list[tuple[float, int, int
     np.maximum.at(best, inv, vals)
     order = np.argsort(-best, kind="stable")
     return [(float(best[o]), int(uniq[o] // n), int(uniq[o] % n)) for o in order]
-def pseudo_pelger(nucleus: np.ndarray, lab: np.ndarray, n_lobes: int) -> int:
-    """1 if the nucleus looks pseudo-Pelger (two round lobes, or one round/peanut nucleus)."""
+def pseudo_pelger(nucleus: np.ndarray, lab: np.ndarray, n_lobes: int, props=None) -> int:
+    """1 if the nucleus looks pseudo-Pelger (two round lobes, or one round/peanut nucleus).
+
+    ``props``: the nucleus's ``regionprops`` (all of it one region), if already computed."""
     if n_lobes == 2:  # lobe shapes without the filament between them
         r_open = max(1, int(round(0.3 * float(ndi.distance_transform_edt(nucleus).max()))))
         rs = _largest(regionprops(label(B.opening(lab > 0, r_open) & (lab > 0))), 2)
@@ -262,8 +264,10 @@ def pseudo_pelger(nucleus: np.ndarray, lab: np.ndarray, n_lobes: int) -> int:
             return int(all(_round(r) for r in rs))
         # two lobes pressed together, no filament between them: judged as one peanut nucleus
     if n_lobes in (1, 2):
-        props = regionprops(nucleus.astype(np.uint8))
-        return int(bool(props) and _round(props[0]))
+        if props is None:
+            found = regionprops(nucleus.astype(np.uint8))
+            props = found[0] if found else None
+        return int(props is not None and _round(props))
     return 0
 
 
