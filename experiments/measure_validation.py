@@ -147,15 +147,12 @@ def contact_sheet(t: pd.DataFrame, path: Path, per_type: int = 24) -> Path:
 
 
 def phantom(ph: Path, work: Path, workers: int) -> dict:
-    truth = pd.read_csv(ph / "truth.csv", keep_default_na=False, na_values=[""])
     out = {}
     for ct in ("PN", "MO"):
-        t = measure_subset_labeled(ph / ct, work / f"phantom_{ct}", workers)
-        t["path"] = f"{ct}/" + t["IMAGE"]
-        d = t.merge(truth, on="path", how="left", validate="one_to_one")
+        d = measured_with_truth(ph, ct, work / f"phantom_{ct}", workers)
         ok = d[d.quality == "ok"]
         vac = ok.n_vacuoles_drawn > 0
-        rmax = ok.vacuole_radii.fillna("").map(lambda s: max([float(v) for v in s.split(";")], default=0) if s else 0)
+        rmax = _largest_radius(ok.vacuole_radii)
         rec = {"cells": len(d), "ok": len(ok), "vacuolated_drawn": int(vac.sum()),
                "vacuole_auc": round(roc_auc_score(vac, ok.vacuole_area_um2), 4),
                "called_vacuolated_radius_ge_4px": round((ok.vacuole_count[rmax >= 4] > 0).mean(), 4),
@@ -181,6 +178,14 @@ def phantom(ph: Path, work: Path, workers: int) -> dict:
     return out
 
 
+def measured_with_truth(ph: Path, ct: str, out: Path, workers: int) -> pd.DataFrame:
+    """The phantom's ``ct`` cells measured into ``out``, each row joined to its truth.csv row."""
+    truth = pd.read_csv(ph / "truth.csv", keep_default_na=False, na_values=[""])
+    t = measure_subset_labeled(ph / ct, out, workers)
+    t["path"] = f"{ct}/" + t["IMAGE"]
+    return t.merge(truth, on="path", how="left", validate="one_to_one")
+
+
 def _largest_radius(radii) -> pd.Series:
     return radii.fillna("").map(lambda s: max([float(v) for v in str(s).split(";")], default=0) if s else 0)
 
@@ -192,12 +197,9 @@ def real_texture(ph: Path, work: Path, workers: int) -> dict:
     vacuole of radius >= 4 px that are called vacuolated (target >= 80%), the false calls on the
     run's cells without a planted vacuole, and why each planted vacuole of radius >= 4 px was missed.
     """
-    truth = pd.read_csv(ph / "truth.csv", keep_default_na=False, na_values=[""])
     out = {}
     for ct in ("PN", "MO"):
-        t = measure_subset_labeled(ph / ct, work / f"real_texture_{ct}", workers)
-        t["path"] = f"{ct}/" + t["IMAGE"]
-        d = t.merge(truth, on="path", how="left", validate="one_to_one")
+        d = measured_with_truth(ph, ct, work / f"real_texture_{ct}", workers)
         ok = d[d.quality == "ok"]
         rmax = _largest_radius(ok.vacuole_radii)
         big, none = rmax >= 4, ok.n_vacuoles_drawn == 0
