@@ -37,7 +37,7 @@ from sklearn.metrics import roc_auc_score
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "bench"))
-from _provenance import write_results  # noqa: E402
+from _provenance import portable, write_results  # noqa: E402
 
 from vexscreen.data.atomic import save_figure  # noqa: E402
 from vexscreen.data.scan import load_rgb, scan_images  # noqa: E402
@@ -305,9 +305,11 @@ def main() -> None:
     contact_sheet(table, ROOT / "docs" / "img" / "morphology_flagged_real.png")
     res["phantom"] = phantom(Path(args.phantom), work, args.workers)
     res["real_texture"] = real_texture(Path(args.real_texture), work, args.workers)
-    res["commands"] = {"phantom": f"python -m vexscreen.cli phantom --cohort study --scale 0.05 --out {args.phantom} --seed 0",
+    res["commands"] = {"phantom": "python -m vexscreen.cli phantom --cohort study --scale 0.05 "
+                                  f"--out {portable(args.phantom)} --seed 0",
                        "real_texture": "python -m vexscreen.cli phantom --cohort study --scale 0.2 --seed 0 --cell-types PN,MO "
-                                       f"--encoder-test-per-group 0 --source-images ../shared/data/wbc --out {args.real_texture}",
+                                       "--encoder-test-per-group 0 --source-images ../shared/data/wbc "
+                                       f"--out {portable(args.real_texture)}",
                        "this": "PYTHONPATH=src python experiments/measure_validation.py"}
     write_results(ROOT / "experiments" / "results" / "measure_validation.json", res)
     import json
