@@ -28,8 +28,10 @@ MEASUREMENTS = (
     ("nc_ratio", "", "nucleus area / cell area"),
     ("nucleus_lobes", "count", "nuclear lobes (1 = band, round or kidney nucleus)"),
     ("lobe_bridge_um", "um", "width of the thinnest bridge between lobes (one lobe: the nucleus's width)"),
+    ("lobe_constriction", "", "narrowest neck of the nucleus / its typical width (1 = none, 0 = parts apart)"),
     ("pseudo_pelger", "0/1", "two round lobes of similar size, or one round/peanut nucleus"),
     ("nuclear_spikes", "count", "thin short protrusions of the nuclear outline"),
+    ("nuclear_notches", "count", "sharp concave corners of the nuclear outline (where lobes meet or overlap)"),
     ("nucleus_solidity", "", "nucleus area / its convex hull's area"),
     ("nucleus_od", "OD", "mean green optical density of the nucleus (chromatin density)"),
     ("cytoplasm_od_red", "OD", "mean red optical density of the cytoplasm (vacuoles excluded)"),
@@ -57,6 +59,16 @@ def _roundness(mask: np.ndarray) -> float:
     return float(min(1.0, 4 * np.pi * p.area / max(p.perimeter, 1.0) ** 2))
 
 
+def _hull_image(props, shape) -> np.ndarray | None:
+    """The convex hull of the one region of ``props`` as a mask of ``shape`` (None if no region)."""
+    if not props:
+        return None
+    hull = np.zeros(shape, bool)
+    y0, x0, y1, x1 = props[0].bbox
+    hull[y0:y1, x0:x1] = props[0].image_convex
+    return hull
+
+
 def empty_row() -> dict:
     return {c: np.nan for c in COLUMNS}
 
@@ -69,8 +81,10 @@ def measure_masks(image, masks, pixel_size: float = DEFAULT_PIXEL_SIZE_UM,
     od = masks.od[sl]
     a2 = pixel_size ** 2
     nsl = bbox(nuc, 2)
+    nprops = regionprops(nuc[nsl].astype(np.uint8))  # one convex hull for solidity, notches and pelger
     lab = np.zeros(nuc.shape, np.int32)
-    lab[nsl], n_lobes, bridge = N.lobes(nuc[nsl], pixel_size)
+    notches = N.notches(nuc[nsl], pixel_size, hull=_hull_image(nprops, nuc[nsl].shape))
+    lab[nsl], n_lobes, bridge = N.lobes(nuc[nsl], pixel_size, notches)
     vac = detect_vacuoles(img, cell, nuc, masks.background, pixel_size, params)
     cyto = cell & ~nuc
     holes = np.zeros(cyto.shape, bool)
@@ -80,7 +94,6 @@ def measure_masks(image, masks, pixel_size: float = DEFAULT_PIXEL_SIZE_UM,
     plain = cyto & ~holes
     cell_area, nuc_area = float(cell.sum()) * a2, float(nuc.sum()) * a2
     col = od[plain].mean(0) if plain.any() else np.zeros(3)
-    nprops = regionprops(nuc.astype(np.uint8))
     row = {
         "cell_area_um2": cell_area,
         "cell_diameter_um": 2 * np.sqrt(cell_area / np.pi),
@@ -89,8 +102,10 @@ def measure_masks(image, masks, pixel_size: float = DEFAULT_PIXEL_SIZE_UM,
         "nc_ratio": nuc_area / cell_area,
         "nucleus_lobes": float(n_lobes),
         "lobe_bridge_um": bridge,
-        "pseudo_pelger": float(N.pseudo_pelger(nuc, lab, n_lobes)),
+        "lobe_constriction": N.constriction(nuc[nsl], pixel_size),
+        "pseudo_pelger": float(N.pseudo_pelger(nuc, lab, n_lobes, nprops[0] if nprops else None)),
         "nuclear_spikes": float(N.spikes(nuc[nsl], pixel_size)),
+        "nuclear_notches": float(len(notches)),
         "nucleus_solidity": float(nprops[0].solidity) if nprops else 0.0,
         "nucleus_od": float(od[..., 1][nuc].mean()) if nuc.any() else 0.0,
         "cytoplasm_od_red": float(col[0]), "cytoplasm_od_green": float(col[1]),

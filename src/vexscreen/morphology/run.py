@@ -44,7 +44,7 @@ log = logging.getLogger(__name__)
 
 CHUNK = 32
 DECIMALS = 4                 # measurements.csv precision (um, OD): far below what a pixel resolves
-MEASURE_VERSION = 1
+MEASURE_VERSION = 2              # 2: lobes also split at facing notches; constriction, notches
 PART_COLUMNS = ["IMAGE", "quality", "quality_detail", *COLUMNS]
 
 

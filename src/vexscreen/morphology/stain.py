@@ -36,7 +36,7 @@ def optical_density(image: np.ndarray, background: np.ndarray, sigma: float = 0.
     levels = np.arange(256, dtype=np.float32)[:, None]
     lut = np.clip(-np.log((levels + 1.0) / (np.asarray(background, np.float32) + 1.0)), 0.0, None)
     image = np.asarray(image)
-    od = np.stack([lut[image[..., k], k] for k in range(3)], axis=-1)  # uint8 -> a table look-up
+    od = lut[image, np.arange(3)]  # uint8 -> a table look-up, per channel
     if sigma > 0:
         od = ndi.gaussian_filter(od, (sigma, sigma, 0))
     return od

@@ -92,7 +92,7 @@ def search_region(cell: np.ndarray, nucleus: np.ndarray, pixel_size: float,
     """Cytoplasm pixels where a vacuole may lie: away from the cell edge and the (closed) nucleus."""
     edge = params.edge_margin_um / pixel_size
     inner = B.erode(cell, edge)
-    closed = ndi.binary_fill_holes(B.closing(nucleus, params.nucleus_fold_um / pixel_size))
+    closed = B.fill_holes(B.closing(nucleus, params.nucleus_fold_um / pixel_size))
     return inner & ~B.dilate(closed, params.nucleus_margin_um / pixel_size)
 
 

@@ -76,7 +76,7 @@ def find_cytoplasm(image: np.ndarray) -> Cytoplasm | None:
     cy, cx = yy.mean(), xx.mean()
     rn = np.sqrt(((yy - cy) ** 2 + (xx - cx) ** 2).max())
     cell = _star_cell(stained | nucleus, cy, cx, rn)
-    mask = cell & ~ndi.binary_dilation(nucleus, iterations=1)
+    mask = cell & stained & ~ndi.binary_dilation(nucleus, iterations=1)  # stained: no glass inside the star
     mask = ndi.binary_opening(mask, iterations=1)
     if mask.sum() < MIN_CYTOPLASM:
         return None
