@@ -48,17 +48,17 @@ def untrained_encoder(path: Path, cfg) -> Path:
 
 
 def measure_cohort(phantom: Path, out: Path, workers: int) -> dict:
-    """measurements of every cell type's phantom cells: ``{ct: folder}`` (kept once written)."""
+    """measurements of every cell type's phantom cells: ``{ct: folder}``."""
     from vexscreen.data import scan_images
     from vexscreen.morphology import measure_scan
 
     dirs = {}
-    for ct in CELL_TYPES:
+    for ct in CELL_TYPES:  # a finished measurement with the same version and settings is kept
         dirs[ct] = out / ct
-        if not (dirs[ct] / "measure.json").is_file():
-            t = time.perf_counter()
-            s = measure_scan(scan_images(phantom / ct, layout="labeled"), dirs[ct], workers=workers)
-            print(f"measured {s['images']} {ct} cells in {time.perf_counter() - t:.0f} s; quality {s['quality']}")
+        t = time.perf_counter()
+        s = measure_scan(scan_images(phantom / ct, layout="labeled"), dirs[ct], workers=workers)
+        print(f"measured {s['images']} {ct} cells (version {s['version']}) in {time.perf_counter() - t:.0f} s; "
+              f"quality {s['quality']}")
     return dirs
 
 

@@ -166,13 +166,14 @@ def _link(source: Path, target: Path) -> None:
 
 def measure_reference(measure_fn, images, out, workers: int = 1) -> Path:
     """Measure a reference cohort's images (``images``: one cell type's study layout) into ``out``
-    with ``measure_fn(scan, out_dir)`` (given ``workers=`` when it takes it); kept once written."""
+    with ``measure_fn(scan, out_dir)`` (given ``workers=`` when it takes it). A finished run with
+    the same measuring version, settings and images is kept (``measure_scan`` checks), so a re-run
+    after a change of the measuring code measures again instead of reusing stale numbers."""
     from .data.scan import scan_images
 
     out = Path(out)
-    if not (out / "measure.json").is_file():
-        kwargs = {"workers": workers} if "workers" in inspect.signature(measure_fn).parameters else {}
-        measure_fn(scan_images(images, progress=False), out, **kwargs)
+    kwargs = {"workers": workers} if "workers" in inspect.signature(measure_fn).parameters else {}
+    measure_fn(scan_images(images, progress=False), out, **kwargs)
     return out
 
 

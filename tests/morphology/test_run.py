@@ -129,6 +129,22 @@ def test_resume_after_interruption_and_workers_give_the_same_table(labeled, meas
     np.testing.assert_array_equal(np.load(tmp_path / "w2" / "encodings.npy"), np.load(out / "encodings.npy"))
 
 
+def test_a_finished_run_is_kept_unless_the_measuring_changed(measured, tmp_path, monkeypatch):
+    scan, _, _ = measured
+    first = measure_scan(scan, tmp_path / "m", workers=1)
+    calls = []
+    real = R._measure_chunk
+    monkeypatch.setattr(R, "_measure_chunk", lambda task: (calls.append(task), real(task))[1])
+    assert measure_scan(scan, tmp_path / "m", workers=1) == first and calls == []  # kept as it is
+    monkeypatch.setattr(R, "MEASURE_VERSION", R.MEASURE_VERSION + 1)  # newer measuring code
+    again = measure_scan(scan, tmp_path / "m", workers=1)
+    assert calls and again["measured_now"] == len(scan.images) and again["version"] == R.MEASURE_VERSION
+    (tmp_path / "m" / "measurements.csv").unlink()  # a damaged finished run is measured again
+    calls.clear()
+    measure_scan(scan, tmp_path / "m", workers=1)
+    assert calls and (tmp_path / "m" / "measurements.csv").is_file()
+
+
 def test_settings_change_discards_old_parts(measured, tmp_path, monkeypatch):
     scan, _, _ = measured
     monkeypatch.setattr(R, "CHUNK", 4)

@@ -142,6 +142,9 @@ def measure_scan(scan, out_dir, *, pixel_size: float = DEFAULT_PIXEL_SIZE_UM, wo
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     settings = _settings(records, pixel_size, params)
+    finished = _finished(out, settings)
+    if finished is not None:
+        return finished
     parts = _prepare_parts(out, settings)
     tasks, done = [], 0
     for i in range(0, len(records), CHUNK):
@@ -158,6 +161,19 @@ def measure_scan(scan, out_dir, *, pixel_size: float = DEFAULT_PIXEL_SIZE_UM, wo
     seconds = time.perf_counter() - t0
     measured = sum(len(t[1]) for t in tasks)
     return _finish(out, parts, scan, meta, settings, seconds, measured)
+
+
+def _finished(out: Path, settings: dict) -> dict | None:
+    """The summary of a finished run in ``out`` with the same settings and images (version included),
+    else None: a re-run keeps it, a run after a change of measuring code or settings measures again."""
+    try:
+        summary = json.loads((out / "measure.json").read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(summary, dict) or any(summary.get(k) != v for k, v in settings.items()):
+        return None
+    files = summary.get("files") or []
+    return summary if files and all((out / f).is_file() for f in files) else None
 
 
 def _finish(out: Path, parts: Path, scan, meta: pd.DataFrame, settings: dict, seconds: float,
