@@ -1,9 +1,10 @@
 """Touching-vacuole split on or off (docs/morphology.md, "Splitting touching vacuoles"): phantom per-cell
-vacuole AUC (phantom: `vexscreen phantom --cohort study --scale 0.05 --seed 0 --out /tmp/ph_morph`) and the
+vacuole AUC (phantom: `vexscreen phantom --cohort study --scale 0.05 --seed 0 --out PH`) and the
 share of real normal neutrophils / monocytes flagged (every 6th / 4th from index 1 of ../shared/data/wbc).
 
-    PYTHONPATH=src python experiments/vacuole_split_check.py
+    PYTHONPATH=src python experiments/vacuole_split_check.py --phantom PH [--wbc ../shared/data/wbc]
 """
+import argparse
 import dataclasses
 from pathlib import Path
 import numpy as np, pandas as pd
@@ -23,10 +24,14 @@ def run(paths, split):
         return pd.DataFrame(list(ex.map(one, [(str(x), split) for x in paths], chunksize=8)), columns=["q","n","a"])
 
 if __name__ == "__main__":
-    ph = Path("/tmp/ph_morph"); t = pd.read_csv(ph/"truth.csv", dtype=str)
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--phantom", type=Path, required=True, help="the study phantom (scale 0.05, seed 0)")
+    ap.add_argument("--wbc", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "data" / "wbc",
+                    help="the real normal cells, by cell type (default: ../shared/data/wbc)")
+    args = ap.parse_args()
+    ph = args.phantom; t = pd.read_csv(ph/"truth.csv", dtype=str)
     t = t[t.set=="cohort"]
-    wbc = Path("/work/shared/data/wbc/wbc")
-    if not wbc.is_dir(): wbc = Path("/work/shared/data/wbc")
+    wbc = args.wbc
     neu = sorted((wbc/"neutrophil").glob("*"))[1::6]; mon = sorted((wbc/"monocyte").glob("*"))[1::4]
     for split in (False, True):
         out = {}

@@ -75,3 +75,16 @@ def test_write_results_records_command_and_strips_machine_paths(tmp_path):
     assert record["loss"] is None
     assert record["git_commit"] is None or re.fullmatch(r"[0-9a-f]{40}", record["git_commit"])
     assert list(record)[:4] == list(KEYS)
+
+
+DOC_FILES = sorted([ROOT / "README.md", *(ROOT / "docs").glob("*.md"), *(ROOT / "experiments").glob("*.py"),
+                    *(ROOT / "bench").glob("*.py"), *(ROOT / "src").rglob("*.py")])
+
+
+def test_docs_scripts_and_code_name_no_machine_path():
+    """Paths of this machine (/work/..., /root/...) mean nothing elsewhere: data is named relative
+    to the repository (../shared/data/...), outputs by placeholders (OUT, PH)."""
+    found = [f"{p.relative_to(ROOT)}:{i}" for p in DOC_FILES
+             for i, line in enumerate(p.read_text().splitlines(), 1)
+             if any(prefix in line for prefix in ("/work/", "/root/", "/tmp/"))]
+    assert not found, found

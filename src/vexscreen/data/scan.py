@@ -34,7 +34,7 @@ from ..study import FULL_SIZE
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")  # case-insensitive
 
 #: Files skipped silently when they sit directly in the root: manifests and notes
-#: that travel with image sets (e.g. /work/shared/data/wbc has labels.csv + SOURCE.md).
+#: that travel with image sets (e.g. ../shared/data/wbc has labels.csv + SOURCE.md).
 ROOT_METADATA_NAMES = frozenset({"truth.csv", "labels.csv", "metadata.csv", "source.md",
                                  "readme.md", "readme.txt"})
 ROOT_METADATA_SUFFIXES = (".json",)

@@ -5,7 +5,7 @@ Layouts (the folder's name is the patient's pseudonym)::
     PATIENT/<class>/<image>             e.g. PATIENT/neutrophil/SNE_123.jpg
     PATIENT/<sample>/<class>/<image>    one level of sample (smear) folders above
 
-as CellaVision-style exports and ``/work/shared/data/wbc`` have them. Class folder
+as CellaVision-style exports and ``../shared/data/wbc`` have them. Class folder
 names are sent to the study's cell types PN / MO / LY by :data:`DEFAULT_CLASS_MAP`
 (case-insensitive; spaces, underscores, hyphens and plurals tolerated), which a
 ``--class-map FILE`` extends or overrides. Classes mapped to ``ignore`` and names
