@@ -79,9 +79,8 @@ def evaluate_blocks(enc, ct: str, comparisons, out: Path, kwargs: dict) -> list[
 def measurement_runs(ph: Path, cohort: str, variants: list, args, comparisons, kwargs) -> dict:
     """Measurements alone and each variant's encodings + measurements, per cell type; the
     per-patient measurement tables."""
-    import pandas as pd
-
-    from vexscreen.evaluation.measurements import format_measurements_by_patient, measurements_by_patient
+    from vexscreen.evaluation.measurements import (format_measurements_by_patient, measurements_by_patient,
+                                                   read_measurements)
     from vexscreen.report import format_summary
 
     meas = measure_cohort(ph, args.out / f"measurements_{cohort}", args.workers)
@@ -97,7 +96,7 @@ def measurement_runs(ph: Path, cohort: str, variants: list, args, comparisons, k
             runs[f"{name}+measurements"] += evaluate_blocks(joint, ct, comparisons,
                                                             args.out / f"{cohort}_{name}+measurements{tag}",
                                                             kwargs)
-        table = pd.read_csv(meas[ct] / "measurements.csv", dtype={"PATIENT": str, "SAMPLE": str, "GROUP": str})
+        table = read_measurements(meas[ct])
         for groups in comparisons:
             r = measurements_by_patient(table, groups)
             print(f"\n[{cohort} {ct} {'/'.join(groups)}: measurements per patient]")

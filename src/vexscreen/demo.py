@@ -188,11 +188,9 @@ def measurement_demo(out, pipeline_out, phantom, *, workers: int = 2, n_jobs: in
     groups' measurement table and :data:`DEMO_MEASUREMENTS`' comparisons on the measurements
     alone and on ``pipeline_out/encodings/<CT>`` + the measurements. None without
     ``vexscreen.morphology``. ``evaluate_kwargs``: over evaluate's defaults (tests). Returns ``{"tables": {ct: ...}, "rows": {variant: rows}}``."""
-    import pandas as pd
-
     from .data import combine_blocks, load_encodings, write_json
     from .evaluation import evaluate
-    from .evaluation.measurements import MEASURES_BY_CELL_TYPE, measurements_by_patient
+    from .evaluation.measurements import MEASURES_BY_CELL_TYPE, measurements_by_patient, read_measurements
     from .pipeline import summary_row
     from .screen.measuring import default_measure_fn
 
@@ -205,8 +203,7 @@ def measurement_demo(out, pipeline_out, phantom, *, workers: int = 2, n_jobs: in
     tables, rows = {}, {"measurements": [], "encodings + measurements": []}
     for ct in cell_types:
         folder = measure_reference(measure_fn, Path(phantom) / ct, out / ct, workers)
-        table = pd.read_csv(folder / "measurements.csv", dtype={"PATIENT": str, "SAMPLE": str, "GROUP": str})
-        tables[ct] = measurements_by_patient(table, ("MDS", "UBA1-WT", "VEXAS"), source=folder,
+        tables[ct] = measurements_by_patient(read_measurements(folder), ("MDS", "UBA1-WT", "VEXAS"), source=folder,
                                              measures=MEASURES_BY_CELL_TYPE[ct])
         meas = load_encodings(folder)
         joint = combine_blocks([load_encodings(Path(pipeline_out) / "encodings" / ct), meas])

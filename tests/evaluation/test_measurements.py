@@ -92,3 +92,17 @@ def test_evaluate_cli_with_encodings_and_measurements(tmp_path, capsys):
     assert len(written) == 8 + 2 + 2
     p = written[(written.level == "test") & (written.PATIENT == "p_value")].vacuolated_fraction.item()
     assert p == pytest.approx(1 / 70)
+
+
+def test_read_measurements_keeps_ids_as_text(tmp_path):
+    from vexscreen.evaluation.measurements import read_measurements
+
+    t = _table()
+    t["PATIENT"] = "007"
+    t.to_csv(tmp_path / "measurements.csv", index=False)
+    read = read_measurements(tmp_path)  # the folder measure wrote, or the file itself
+    assert read["PATIENT"].unique().tolist() == ["007"]
+    pd.testing.assert_frame_equal(read, read_measurements(tmp_path / "measurements.csv"))
+    (tmp_path / "bad.csv").write_bytes(b"\xff\xfe\x00garbage\x00")
+    with pytest.raises(InputError, match="cannot read as CSV"):
+        read_measurements(tmp_path / "bad.csv")

@@ -73,17 +73,14 @@ def run(args) -> int:
 
 def _measurement_table(args, classes) -> list[str]:
     """measurements_by_patient.csv (and its printout) from the first DIR holding measurements.csv."""
-    import pandas as pd
-
     from ..data import write_csv
     from ..evaluation.measurements import (format_measurements_by_patient, measurement_rows,
-                                           measurements_by_patient)
+                                           measurements_by_patient, read_measurements)
 
     found = [Path(d) / "measurements.csv" for d in (args.dir or []) if (Path(d) / "measurements.csv").is_file()]
     if not found:
         return []
-    table = pd.read_csv(found[0], dtype={"PATIENT": str, "SAMPLE": str, "GROUP": str, "IMAGE": str})
-    result = measurements_by_patient(table, classes, source=found[0])
+    result = measurements_by_patient(read_measurements(found[0]), classes, source=found[0])
     write_csv(args.out / "measurements_by_patient.csv", measurement_rows(result))
     print(f"\nmeasurements per patient ({found[0]}):")
     print(format_measurements_by_patient(result))

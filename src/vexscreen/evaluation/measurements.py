@@ -81,6 +81,24 @@ def patient_tests(patients: pd.DataFrame, positive: str) -> dict:
     return out
 
 
+#: the identifying columns of measurements.csv, read as text (a patient "007" stays "007")
+ID_COLUMNS = ("PATIENT", "SAMPLE", "GROUP", "IMAGE")
+
+
+def read_measurements(path) -> pd.DataFrame:
+    """``measurements.csv`` (``path``: the file, or the folder ``measure`` wrote), its identifying
+    columns as text; a file that is not a CSV is an InputError naming it."""
+    from pathlib import Path
+
+    path = Path(path)
+    if path.is_dir():
+        path = path / "measurements.csv"
+    try:
+        return pd.read_csv(path, dtype={c: str for c in ID_COLUMNS})
+    except Exception as exc:  # noqa: BLE001 - any read or parse failure is bad input
+        raise InputError(f"cannot read as CSV ({exc})", path) from None
+
+
 def measurements_by_patient(table: pd.DataFrame, classes: Sequence[str], source=None,
                             measures: Sequence[str] = MEASURE_NAMES) -> dict:
     """Per-patient and per-group measurement table of ``classes`` (last = positive), with tests.

@@ -114,10 +114,9 @@ def _read_table(path: Path, meta: pd.DataFrame) -> pd.DataFrame | None:
     """measurements.csv aligned to ``meta`` by IMAGE (same order), or None when absent."""
     if not path.is_file():
         return None
-    try:
-        table = pd.read_csv(path)
-    except Exception as exc:  # noqa: BLE001 - any parse failure is bad input
-        raise InputError(f"cannot read as CSV ({exc})", path) from None
+    from ..evaluation.measurements import read_measurements
+
+    table = read_measurements(path)
     if "IMAGE" not in table.columns or "IMAGE" not in meta.columns:
         if len(table) != len(meta):
             raise InputError(f"{len(table)} rows but the encoding set has {len(meta)}, and no IMAGE "
