@@ -30,6 +30,7 @@ from ..data.scan import IMAGE_SUFFIXES
 SOURCE_FOLDERS = {"PN": ("PN", "neutrophil", "neutrophils"), "MO": ("MO", "monocyte", "monocytes"),
                   "LY": ("LY", "lymphocyte", "lymphocytes")}
 MIN_CYTOPLASM = 400   # px
+ENCLOSED_PX = 3       # cytoplasm kept all round a planted vacuole, px (beyond the placing gap)
 
 
 @dataclass
@@ -123,7 +124,10 @@ def plant_vacuoles(image: np.ndarray, n: int, radius: float, rng: np.random.Gene
     if cyto is None:
         rec["texture_status"] = "no_cytoplasm_found"
         return image, rec
-    allowed = ndi.binary_erosion(cyto.mask, iterations=1) & ~ndi.binary_dilation(cyto.nucleus, iterations=2)
+    # A vacuole is enclosed by cytoplasm: like the drawn cells (render._vacuoles_and_inclusions), each
+    # disc keeps >= 3 px (+ the placing gap) of the stained mask all round, never straddling the cell's
+    # outline (a hole open to the glass is a notch, not a vacuole) or touching the nucleus.
+    allowed = ndi.binary_erosion(cyto.mask, iterations=ENCLOSED_PX) & ~ndi.binary_dilation(cyto.nucleus, iterations=2)
     radii = [max(1.8, rng.normal(radius, 0.28 * radius)) for _ in range(int(n))]
     placed = _place_discs(rng, allowed, radii)
     out = image.astype(np.float32)
