@@ -5,7 +5,7 @@
   * quality flags per cell type (segmentation failures <= 2% is the target);
   * fraction of neutrophils / monocytes with >= 1 detected vacuole (<= 5% of neutrophils is
     the target), on all cells and apart on the cells NOT used to calibrate the operating point
-    (calibration used every 3rd neutrophil and every 2nd monocyte in sorted order);
+    (calibration used every 2nd neutrophil in sorted order, from the first; no monocyte);
   * band (BNE_) vs segmented (SNE_) neutrophils: ROC-AUC of the lobe count (>= 0.8) and the
     study's 5-NN consistency AUC of the standardised measurement vector (>= 0.85; METHOD.md 2a);
   * a contact sheet of the real cells called vacuolated: docs/img/morphology_flagged_real.png.
@@ -47,7 +47,7 @@ from vexscreen.morphology.calibration import pixel_size_from_red_cells, red_cell
 
 WBC = ROOT.parent / "shared" / "data" / "wbc"
 TYPES = {"neutrophil": "PN", "monocyte": "MO", "lymphocyte": "LY"}
-CALIBRATION_STEP = {"neutrophil": 3, "monocyte": 2}  # the subsets the operating point was chosen on
+CALIBRATION_STEP = {"neutrophil": 2}  # the subset the operating point was chosen on (every 2nd, from the 1st)
 
 
 def measure_subset(root: Path, groups, out: Path, workers: int) -> pd.DataFrame:
@@ -190,6 +190,14 @@ def _largest_radius(radii) -> pd.Series:
     return radii.fillna("").map(lambda s: max([float(v) for v in str(s).split(";")], default=0) if s else 0)
 
 
+def _calibration_names(folder: str) -> set:
+    """File names of the real cells the vacuole operating point was chosen on."""
+    if folder not in CALIBRATION_STEP:
+        return set()
+    names = sorted(p.name for p in (WBC / folder).iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
+    return set(names[::CALIBRATION_STEP[folder]])
+
+
 def real_texture(ph: Path, work: Path, workers: int) -> dict:
     """5a on real texture: vacuoles planted into real normal cells (``phantom --source-images``).
 
@@ -206,9 +214,15 @@ def real_texture(ph: Path, work: Path, workers: int) -> dict:
         called = ok.vacuole_count > 0
         if ct == "PN":
             real_texture_sheet(ph, ok[big], ROOT / "docs" / "img" / "morphology_real_texture.png")
+        folder = {"PN": "neutrophil", "MO": "monocyte"}[ct]
+        calib = _calibration_names(folder)
+        src_cal = ok.source_image.astype(str).map(lambda s: Path(s).name).isin(calib)
         out[ct] = {"cells": len(d), "ok": len(ok), "planted": int((ok.n_vacuoles_drawn > 0).sum()),
                    "cells_radius_ge_4px": int(big.sum()),
                    "called_vacuolated_radius_ge_4px": round(float(called[big].mean()), 4),
+                   "called_vacuolated_radius_ge_4px_held_out_sources": (
+                       round(float(called[big & ~src_cal].mean()), 4) if calib else None),
+                   "cells_radius_ge_4px_held_out_sources": int((big & ~src_cal).sum()),
                    "called_vacuolated_radius_lt_4px": round(float(called[(rmax > 0) & ~big].mean()), 4),
                    "cells_no_vacuole_planted": int(none.sum()),
                    "false_calls_no_vacuole": round(float(called[none].mean()), 4),
@@ -260,7 +274,7 @@ def why_missed(ph: Path, cells: pd.DataFrame) -> dict:
              "outside the search region": lambda c: c["inside"] >= P.min_inside and c["rim_cell"] >= P.min_rim_cell,
              "wall": lambda c: (c["contrast"] >= P.min_rim_contrast and c["wall"] >= P.min_wall
                                 and c["rim_dark"] >= P.min_rim_dark and c["rim_nucleus"] <= P.max_rim_nucleus),
-             "pale halo": lambda c: c["halo"] <= P.max_halo,
+             "not punched out (no flat floor)": lambda c: c["plateau"] >= P.min_plateau,
              "near the outline or nucleus": lambda c: c["edge_um"] >= P.min_edge_um and c["nucleus_um"] >= P.min_nucleus_um}
     counts: dict[str, int] = {}
     for _, row in cells.iterrows():

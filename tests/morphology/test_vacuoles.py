@@ -63,10 +63,57 @@ def test_punched_hole_found_but_not_a_notch_or_a_spot_at_the_nucleus():
     assert detect_vacuoles(tiny, m.cell, m.nucleus, glass, 0.1) == []
 
 
+def faded(image, cy, cx, glass, inner=4, outer=9, halo=0.4, depth=0.9):
+    """A pale spot that fades out: a centre ``inner`` px across moved ``depth`` of the way to the
+    glass, inside a halo ``outer`` px across moved ``halo`` of the way (a pale patch, a gap between
+    granules opening onto paler cytoplasm), blurred like the frames' optics."""
+    out = image.astype(np.float32).copy()
+    yy, xx = np.mgrid[:image.shape[0], :image.shape[1]]
+    d = np.hypot(yy - cy, xx - cx)
+    w = ndi.gaussian_filter(np.where(d <= inner, depth, np.where(d <= outer, halo, 0.0)), 1.0)[..., None]
+    out += w * (np.asarray(glass, np.float32) - out)
+    return np.clip(out + 0.5, 0, 255).astype(np.uint8)
+
+
+def test_plateau_tells_a_punched_hole_from_a_faded_spot():
+    """The punched-out test (``min_plateau``): a hole blurred like the frames' optics keeps a flat
+    floor inside a steep wall; a pale spot of the same size that fades out through a pale halo
+    does not."""
+    from vexscreen.morphology.vacuoles import plateau
+
+    yy, xx = np.mgrid[:60, :60]
+    d = np.hypot(yy - 30, xx - 30)
+    cyto = np.ones((60, 60), bool)
+    hole = ndi.gaussian_filter(np.where(d <= 5, 220.0, 160.0), 1.0)
+    fade = ndi.gaussian_filter(160.0 + 25 * (d <= 9) + 35 * (d <= 4), 1.0)
+    m_hole, m_fade = hole >= 190, fade >= 190  # the pale spots, as the hysteresis threshold cuts them
+    assert abs(int(m_hole.sum()) - int(m_fade.sum())) < 0.2 * m_hole.sum()  # the same size
+    assert plateau(hole, m_hole, cyto) >= 0.7
+    assert plateau(fade, m_fade, cyto) < 0.45
+    # no cytoplasm around the spot, or no step down to it: undefined, so 0 (fails the test)
+    assert plateau(hole, m_hole, np.zeros((60, 60), bool)) == 0.0
+    assert plateau(np.full((60, 60), 200.0), d <= 3, cyto) == 0.0
+
+
+def test_detector_finds_the_hole_not_the_faded_spot():
+    import dataclasses
+
+    r = drawn(0, cell_type="PN")
+    m = segment_cell(r.image)
+    glass = m.background
+    cy, cx = spot_at(m)
+    assert len(detect_vacuoles(punch(r.image, cy, cx, 5, glass), m.cell, m.nucleus, glass, 0.1)) == 1
+    spot = faded(r.image, cy, cx, glass)
+    assert detect_vacuoles(spot, m.cell, m.nucleus, glass, 0.1) == []
+    # it is the punched-out test that rejects it: without it the spot passes every other test
+    off = dataclasses.replace(VacuoleParams(), min_plateau=0.0)
+    assert len(detect_vacuoles(spot, m.cell, m.nucleus, glass, 0.1, off)) == 1
+
+
 def test_params_are_the_operating_point_and_serialise():
     p = VacuoleParams()
     d = p.to_dict()
-    assert d["min_diameter_um"] == 0.6 and d["core_below_glass"] == 14.0
+    assert d["min_diameter_um"] == 0.6 and d["core_below_glass"] == 14.0 and d["min_plateau"] == 0.5
     assert VacuoleParams(**d) == p
 
 

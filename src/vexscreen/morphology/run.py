@@ -44,7 +44,7 @@ log = logging.getLogger(__name__)
 
 CHUNK = 32
 DECIMALS = 4                 # measurements.csv precision (um, OD): far below what a pixel resolves
-MEASURE_VERSION = 2              # 2: lobes also split at facing notches; constriction, notches
+MEASURE_VERSION = 3              # 2: lobes also split at facing notches; constriction, notches. 3: vacuoles: plateau test replaces the halo test
 PART_COLUMNS = ["IMAGE", "quality", "quality_detail", *COLUMNS]
 
 

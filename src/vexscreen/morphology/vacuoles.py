@@ -19,9 +19,10 @@ grey levels 0-255 relative to the frame's own glass, sizes in um
    roundness (solidity, axis ratio); a wall all round (the 2-px ring is darker
    than the core by ``min_rim_contrast`` at its median, ``min_wall`` at its
    palest tenth, and ``min_rim_dark`` of it by half the contrast): pale gaps
-   between granules open onto other gaps; a sharp outline (``max_halo``: the
-   ring is not much paler than the cytoplasm just outside it): pale patches fade
-   out through a pale halo; ``min_edge_um`` from the outline (pale notches, the
+   between granules open onto other gaps; a punched-out profile
+   (``min_plateau``, :func:`plateau`: a flat clear floor inside a steep wall,
+   where a pale gap or patch is a dimple with sloping sides);
+   ``min_edge_um`` from the outline (pale notches, the
    thin pale edge of the cytoplasm) and ``min_nucleus_um`` from the nucleus
    (pale spots at its border and in its folds); ring on the nucleus <=
    ``max_rim_nucleus`` (a gap between lobes).
@@ -45,8 +46,8 @@ from . import binary as B
 class VacuoleParams:
     """The detector's operating point: size (um) and contrast (grey levels, green channel) limits.
 
-    Calibrated on real normal cells (docs/morphology.md, "Operating point"): the loosest limits
-    found that flag <= 3% of the normal neutrophils of ../shared/data/wbc used for calibration.
+    Calibrated on real normal cells (docs/morphology.md, "Operating point"): limits that flag
+    <= 3.5% of the calibration half of the normal neutrophils of ../shared/data/wbc.
     """
 
     core_below_glass: float = 14.0    # the hole's palest pixel is within this many grey levels of the glass
@@ -54,7 +55,7 @@ class VacuoleParams:
     min_rim_contrast: float = 25.0    # core (90th percentile) minus the median of the 2-px ring around it
     min_wall: float = 10.0            # core minus the palest tenth of that ring: a wall all round
     min_rim_dark: float = 0.8         # fraction of the ring darker than the core by min_rim_contrast / 2
-    max_halo: float = 16.0            # ring minus the cytoplasm 2-6 px further out: a sharp outline, no pale halo
+    min_plateau: float = 0.5          # punched out: radius at 25% of the step from the core / radius at 75%
     min_diameter_um: float = 0.6
     max_diameter_um: float = 3.5
     min_solidity: float = 0.8
@@ -100,10 +101,28 @@ def _ring(m: np.ndarray, width: int) -> np.ndarray:
     return B.dilate(m, width) & ~m
 
 
-def _halo(gs: np.ndarray, m: np.ndarray, ring_vals: np.ndarray, cyto: np.ndarray) -> float:
-    """Ring median minus the median of the cytoplasm 2-6 px beyond the ring (0 if none there)."""
-    outer = _ring(m, RIM_PX + 4) & ~_ring(m, RIM_PX) & ~m & cyto
-    return float(np.median(ring_vals) - np.median(gs[outer])) if outer.any() else 0.0
+def plateau(gs: np.ndarray, m: np.ndarray, cyto: np.ndarray) -> float:
+    """How punched out a pale spot is: r25 / r75, 1 for a step, small for a dimple (0 if undefined).
+
+    The step runs from the spot's core (90th percentile of ``gs`` in ``m``) down to the
+    cytoplasm 3-8 px around it (median). ``r25`` and ``r75`` are the radii (of the disc of the
+    same area) of the region, grown from the spot's palest pixel, that stays paler than 25% and
+    75% of the way down that step. A clear hole has a flat floor and a steep wall: both regions
+    nearly fill the hole (planted holes: median 0.66). A pale gap between granules or a pale
+    patch is a dimple: its region shrinks as the level rises (real normal neutrophils: 0.47).
+    """
+    core = np.percentile(gs[m], 90)
+    near = _ring(m, 8) & ~_ring(m, RIM_PX) & ~m & cyto
+    step = core - np.median(gs[near]) if near.sum() >= 5 else 0.0
+    if step <= 0:
+        return 0.0
+    iy, ix = np.unravel_index(np.argmax(np.where(m, gs, -np.inf)), m.shape)
+    reach = B.dilate(m, 6)
+    radii = []
+    for k in (0.25, 0.75):
+        lab = label((gs >= core - k * step) & reach, connectivity=1)
+        radii.append(np.sqrt((lab == lab[iy, ix]).sum() / np.pi))
+    return float(radii[0] / radii[1])
 
 
 def candidates(green: np.ndarray, glass: float, cell: np.ndarray, nucleus: np.ndarray, pixel_size: float,
@@ -194,7 +213,7 @@ def _features(m: np.ndarray, whole: np.ndarray, sl, glass: float, pixel_size: fl
         wall=float(core - np.percentile(ring_vals, 90)),
         edge_um=float(maps["to_edge"][sl][m].min()),
         nucleus_um=float(maps["to_nucleus"][sl][m].min()),
-        halo=_halo(gs, m, ring_vals, maps["cyto"][sl]),
+        plateau=plateau(gs, m, maps["cyto"][sl]),
     )
 
 
@@ -207,7 +226,7 @@ def passes(c: dict, params: VacuoleParams = DEFAULT_PARAMS) -> bool:
             and c["inside"] >= p.min_inside and c["rim_cell"] >= p.min_rim_cell
             and c["rim_nucleus"] <= p.max_rim_nucleus
             and c["contrast"] >= p.min_rim_contrast and c["wall"] >= p.min_wall
-            and c["rim_dark"] >= p.min_rim_dark and c["halo"] <= p.max_halo
+            and c["rim_dark"] >= p.min_rim_dark and c["plateau"] >= p.min_plateau
             and c["edge_um"] >= p.min_edge_um and c["nucleus_um"] >= p.min_nucleus_um)
 
 
