@@ -79,12 +79,14 @@ def real_cells(work: Path, workers: int) -> tuple[dict, pd.DataFrame]:
         ok = d[d.quality == "ok"]
         rec = {"images": len(d), "quality": q, "not_ok": round(1 - len(ok) / len(d), 4),
                "segmentation_failed": round(q.get("segmentation_failed", 0) / len(d), 4)}
+        if folder in ("neutrophil", "monocyte"):
+            flag = ok.vacuole_count > 0
+            rec["vacuolated_all"] = round(flag.mean(), 4)
         if folder in CALIBRATION_STEP:
             names = sorted(d.name)
             calib = set(names[::CALIBRATION_STEP[folder]])
-            flag = ok.vacuole_count > 0
             held = ~ok.name.isin(calib)
-            rec.update({"vacuolated_all": round(flag.mean(), 4), "vacuolated_held_out": round(flag[held].mean(), 4),
+            rec.update({"vacuolated_held_out": round(flag[held].mean(), 4),
                         "held_out_cells": int(held.sum()), "vacuolated_calibration": round(flag[~held].mean(), 4)})
         out[ct] = rec
     pn = t[(t.GROUP == "neutrophil") & (t.quality == "ok") & t.name.str.match("(BNE|SNE)_")].copy()
