@@ -281,6 +281,22 @@ def test_plant_vacuoles_in_real_cytoplasm():
             assert out[y, x].astype(int).sum() > img[y, x].astype(int).sum()  # clearer than before
 
 
+def test_red_cells_are_not_cytoplasm():
+    """Vacuoles go into leukocyte cytoplasm only: a pixel coloured like a red cell (OD blue / green
+    ~0.6) is left out of the plantable mask, neutrophil (~0.4) and monocyte (~0.3) cytoplasm kept."""
+    from vexscreen.phantom.texture import _red
+
+    bg = np.array([240.0, 235.0, 230.0])
+
+    def colour(od_green, ratio):
+        od = np.array([0.15 * od_green, od_green, ratio * od_green])
+        return (bg * np.exp(-od))[None, None, :]
+
+    assert _red(colour(0.5, 0.62), bg).all()
+    assert not _red(colour(0.3, 0.41), bg).any() and not _red(colour(0.3, 0.3), bg).any()
+    assert not _red(bg[None, None, :], bg).any()  # the glass is not red (and not cytoplasm either)
+
+
 def test_flat_image_used_unchanged():
     grey = np.full((363, 360, 3), 180, np.uint8)
     assert find_cytoplasm(grey) is None
