@@ -145,6 +145,24 @@ def test_a_finished_run_is_kept_unless_the_measuring_changed(measured, tmp_path,
     assert calls and (tmp_path / "m" / "measurements.csv").is_file()
 
 
+def test_other_images_under_the_same_names_are_measured_again(tmp_path):
+    """A run resumed on another image folder with the same file names (a regenerated phantom, an
+    image replaced in place) must not keep the old numbers."""
+    import os
+
+    root = tmp_path / "et"
+    save(root / "SEGMENTED" / "c1.png", drawn(1, cell_type="PN").image)
+    first = measure_scan(scan_images(root), tmp_path / "m", workers=1)
+    t0 = pd.read_csv(tmp_path / "m" / "measurements.csv")
+    assert t0.vacuole_count[0] == 0
+    save(root / "SEGMENTED" / "c1.png", drawn(1, cell_type="PN", n_vacuoles=3, vacuole_radius=5.5).image)
+    st = os.stat(root / "SEGMENTED" / "c1.png")
+    os.utime(root / "SEGMENTED" / "c1.png", ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
+    again = measure_scan(scan_images(root), tmp_path / "m", workers=1)
+    assert again["measured_now"] == 1 and again["images_sha256"] != first["images_sha256"]
+    assert pd.read_csv(tmp_path / "m" / "measurements.csv").vacuole_count[0] >= 1
+
+
 def test_settings_change_discards_old_parts(measured, tmp_path, monkeypatch):
     scan, _, _ = measured
     monkeypatch.setattr(R, "CHUNK", 4)

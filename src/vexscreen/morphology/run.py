@@ -76,8 +76,17 @@ def _measure_chunk(task) -> int:
     return len(rels)
 
 
+def _stamp(path) -> str:
+    """Size and modification time of one image: another file under the same name is measured again."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return "-"
+    return f"{st.st_size}:{st.st_mtime_ns}"
+
+
 def _settings(records, pixel_size: float, params: VacuoleParams) -> dict:
-    digest = hashlib.sha256("\n".join(r.rel for r in records).encode()).hexdigest()
+    digest = hashlib.sha256("\n".join(f"{r.rel}\t{_stamp(r.path)}" for r in records).encode()).hexdigest()
     return {"version": MEASURE_VERSION, "pixel_size_um": pixel_size, "vacuole_params": params.to_dict(),
             "images": len(records), "images_sha256": digest, "chunk": CHUNK}
 
