@@ -82,6 +82,10 @@ def real_cells(work: Path, workers: int) -> tuple[dict, pd.DataFrame]:
         if folder in ("neutrophil", "monocyte"):
             flag = ok.vacuole_count > 0
             rec["vacuolated_all"] = round(flag.mean(), 4)
+            # how large the vacuoles of normal cells are (equivalent diameter of the pale spot, which
+            # runs a little inside the hole's edge): to set beside the phantom's baseline vacuoles
+            q = ok.vacuole_max_diameter_um[flag].quantile([0.1, 0.25, 0.5, 0.75, 0.9])
+            rec["largest_vacuole_diameter_um_quantiles_10_25_50_75_90"] = [round(float(v), 2) for v in q]
         if folder in CALIBRATION_STEP:
             names = sorted(d.name)
             calib = set(names[::CALIBRATION_STEP[folder]])
