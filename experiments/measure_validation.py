@@ -13,7 +13,7 @@
   * per-cell vacuole detection ROC-AUC (score: vacuole_area_um2) on drawn neutrophils (>= 0.95)
     and monocytes (>= 0.9), the share called vacuolated among cells with a drawn vacuole of radius
     >= 4 px, count vs drawn count, lobes vs drawn lobes, pseudo-Pelger and granulation.
-5a on real texture (``phantom ... --scale 0.2 --cell-types PN,MO --encoder-test-per-group 0
+5a on real texture (``phantom ... --scale 0.6 --cell-types PN,MO --encoder-test-per-group 0
 --source-images ../shared/data/wbc --out PHR``, vacuoles planted into real normal cells): the
 share of cells given a vacuole of radius >= 4 px that are called vacuolated (>= 80%), the false
 calls on the cells without one, and why each missed planted vacuole was missed.
@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import sys
 from pathlib import Path
 
@@ -314,7 +315,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--phantom", default="experiments/out/ph_morph", help="phantom made with --cohort study --scale 0.05 --seed 0")
     ap.add_argument("--real-texture", default="experiments/out/ph_real",
-                    help="phantom made with --cohort study --scale 0.2 --seed 0 --cell-types PN,MO "
+                    help="phantom made with --cohort study --scale 0.6 --seed 0 --cell-types PN,MO "
                          "--encoder-test-per-group 0 --source-images ../shared/data/wbc")
     ap.add_argument("--work", default="experiments/out/measure_validation")
     ap.add_argument("--workers", type=int, default=2)
@@ -325,14 +326,18 @@ def main() -> None:
     contact_sheet(table, ROOT / "docs" / "img" / "morphology_flagged_real.png")
     res["phantom"] = phantom(Path(args.phantom), work, args.workers)
     res["real_texture"] = real_texture(Path(args.real_texture), work, args.workers)
-    res["commands"] = {"phantom": "python -m vexscreen.cli phantom --cohort study --scale 0.05 "
+
+    def scale(ph):  # as the phantom was made (its phantom.json), not as assumed
+        return json.loads((Path(ph) / "phantom.json").read_text())["scale"]
+
+    res["commands"] = {"phantom": f"python -m vexscreen.cli phantom --cohort study --scale {scale(args.phantom)} "
                                   f"--out {portable(args.phantom)} --seed 0",
-                       "real_texture": "python -m vexscreen.cli phantom --cohort study --scale 0.2 --seed 0 --cell-types PN,MO "
+                       "real_texture": f"python -m vexscreen.cli phantom --cohort study --scale {scale(args.real_texture)} "
+                                       "--seed 0 --cell-types PN,MO "
                                        "--encoder-test-per-group 0 --source-images ../shared/data/wbc "
                                        f"--out {portable(args.real_texture)}",
                        "this": "PYTHONPATH=src python experiments/measure_validation.py"}
     write_results(ROOT / "experiments" / "results" / "measure_validation.json", res)
-    import json
     print(json.dumps(res, indent=1))
 
 
