@@ -108,8 +108,9 @@ def plateau(gs: np.ndarray, m: np.ndarray, cyto: np.ndarray) -> float:
     cytoplasm 3-8 px around it (median). ``r25`` and ``r75`` are the radii (of the disc of the
     same area) of the region, grown from the spot's palest pixel, that stays paler than 25% and
     75% of the way down that step. A clear hole has a flat floor and a steep wall: both regions
-    nearly fill the hole (planted holes: median 0.66). A pale gap between granules or a pale
-    patch is a dimple: its region shrinks as the level rises (real normal neutrophils: 0.47).
+    nearly fill the hole (planted holes: median 0.70). A pale gap between granules or a pale
+    patch is a dimple: its region shrinks as the level rises (real normal neutrophils: 0.51;
+    experiments/vacuole_rules.py).
     """
     core = np.percentile(gs[m], 90)
     near = _ring(m, 8) & ~_ring(m, RIM_PX) & ~m & cyto
