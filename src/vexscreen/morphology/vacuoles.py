@@ -105,8 +105,9 @@ def plateau(gs: np.ndarray, m: np.ndarray, cyto: np.ndarray) -> float:
     """How punched out a pale spot is: r25 / r75, 1 for a step, small for a dimple (0 if undefined).
 
     The step runs from the spot's core (90th percentile of ``gs`` in ``m``) down to the
-    cytoplasm 3-8 px around it (median). ``r25`` and ``r75`` are the radii (of the disc of the
-    same area) of the region, grown from the spot's palest pixel, that stays paler than 25% and
+    cytoplasm 3-8 px around it (median; within the spot's window, which reaches 7 px beyond its
+    bounding box). ``r25`` and ``r75`` are the radii (of the disc of the same area) of the
+    region, grown from the spot's palest pixel, that stays paler than 25% and
     75% of the way down that step. A clear hole has a flat floor and a steep wall: both regions
     nearly fill the hole (planted holes: median 0.70). A pale gap between granules or a pale
     patch is a dimple: its region shrinks as the level rises (real normal neutrophils: 0.51;
