@@ -162,6 +162,10 @@ def phantom(ph: Path, work: Path, workers: int) -> dict:
         rmax = _largest_radius(ok.vacuole_radii)
         rec = {"cells": len(d), "ok": len(ok), "vacuolated_drawn": int(vac.sum()),
                "vacuole_auc": round(roc_auc_score(vac, ok.vacuole_area_um2), 4),
+               # the same AUC leaving out the cells whose largest drawn vacuole is sub-micron (the
+               # baseline's, radius < 4 px): VEXAS-sized vacuoles against none
+               "vacuole_auc_radius_ge_4px_vs_none": round(roc_auc_score(
+                   rmax[(rmax >= 4) | ~vac] >= 4, ok.vacuole_area_um2[(rmax >= 4) | ~vac]), 4),
                "called_vacuolated_radius_ge_4px": round((ok.vacuole_count[rmax >= 4] > 0).mean(), 4),
                "cells_radius_ge_4px": int((rmax >= 4).sum()),
                "called_vacuolated_radius_lt_4px": round((ok.vacuole_count[(rmax > 0) & (rmax < 4)] > 0).mean(), 4),
