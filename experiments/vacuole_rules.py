@@ -122,14 +122,8 @@ def collect(jobs: list, workers: int) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 
 def passes_all(c: pd.DataFrame, p, max_halo: float) -> np.ndarray:
-    """`vacuoles.passes` on every row of ``c`` at once (checked against it in ``main``), and the
-    v2 halo limit (``inf``: none)."""
-    return ((c.diameter_um >= p.min_diameter_um) & (c.diameter_um <= p.max_diameter_um)
-            & (c.below_glass <= p.core_below_glass) & (c.solidity >= p.min_solidity)
-            & (c.elongation <= p.max_elongation) & (c.inside >= p.min_inside) & (c.rim_cell >= p.min_rim_cell)
-            & (c.rim_nucleus <= p.max_rim_nucleus) & (c.contrast >= p.min_rim_contrast) & (c.wall >= p.min_wall)
-            & (c.rim_dark >= p.min_rim_dark) & (c.plateau >= p.min_plateau) & (c.edge_um >= p.min_edge_um)
-            & (c.nucleus_um >= p.min_nucleus_um) & (c.halo <= max_halo)).to_numpy()
+    """`vacuoles.passes` on every row of ``c`` at once, and the v2 halo limit (``inf``: none)."""
+    return (V.passes(c, p) & (c.halo <= max_halo)).to_numpy()
 
 
 def flagged(n_cells: int, cands: pd.DataFrame, keep: np.ndarray) -> np.ndarray:
@@ -180,7 +174,7 @@ def candidate_aucs(cands: pd.DataFrame) -> dict:
     """Among spots passing every other test (level 14): halo and plateau, planted vs real."""
     c = cands[cands.level == DEFAULT_PARAMS.core_below_glass]
     others = dataclasses.replace(DEFAULT_PARAMS, min_plateau=0.0)
-    c = c[c.apply(lambda r: V.passes(r, others), axis=1)]
+    c = c[V.passes(c, others)]
     pos = c[(c.set == "texture_PN") & (c.planted_r >= 4)]
     neg = c[c.set == "neutrophil"]
     y = np.r_[np.ones(len(pos)), np.zeros(len(neg))]
@@ -254,9 +248,6 @@ def main() -> None:
         jobs += phantom_jobs(Path(args.real_texture), ct, "texture", calibration)
         jobs += phantom_jobs(Path(args.phantom), ct, "drawn", set())
     cells, cands = cached(jobs, args, Path(args.work))
-    here = cands[cands.level == DEFAULT_PARAMS.core_below_glass]
-    assert (passes_all(here, DEFAULT_PARAMS, np.inf)
-            == np.array([V.passes(r, DEFAULT_PARAMS) for r in here.to_dict("records")])).all()
     by_set = split(cells, cands)
     table = grid(cells, by_set)
     texture = cells[(cells.set == "texture_PN") & (cells.rmax >= 4)]

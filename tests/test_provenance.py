@@ -52,10 +52,10 @@ def test_check_record_catches_bad_files():
     good = {"command": "python bench/x.py", "vexscreen_version": "0.1.0", "git_commit": "a" * 40,
             "git_dirty": False}
     check_record(json.dumps(good))
-    for bad in ({k: v for k, v in good.items() if k != "git_commit"},
-                {**good, "settings": {"out": "/tmp/run1"}},
-                {**good, "wbc": "/work/shared/data/wbc"},
-                {**good, "command": "/usr/bin/python3 /home/me/x.py"}):
+    bads = [{k: v for k, v in good.items() if k != "git_commit"},
+            {**good, "command": "/usr/bin/python3 bench/x.py"}]  # an absolute interpreter
+    bads += [{**good, "settings": {"out": prefix + "run1"}} for prefix in MACHINE_PATHS]  # each machine prefix
+    for bad in bads:
         with pytest.raises(AssertionError):
             check_record(json.dumps(bad))
 

@@ -219,17 +219,18 @@ def _features(m: np.ndarray, whole: np.ndarray, sl, glass: float, pixel_size: fl
     )
 
 
-def passes(c: dict, params: VacuoleParams = DEFAULT_PARAMS) -> bool:
-    """Whether one candidate passes every test of the operating point."""
+def passes(c, params: VacuoleParams = DEFAULT_PARAMS):
+    """Whether a candidate passes every test of the operating point: one candidate (a dict) gives a
+    bool, a table of candidates (a DataFrame, one per row) a boolean Series."""
     p = params
-    return (p.min_diameter_um <= c["diameter_um"] <= p.max_diameter_um
-            and c["below_glass"] <= p.core_below_glass
-            and c["solidity"] >= p.min_solidity and c["elongation"] <= p.max_elongation
-            and c["inside"] >= p.min_inside and c["rim_cell"] >= p.min_rim_cell
-            and c["rim_nucleus"] <= p.max_rim_nucleus
-            and c["contrast"] >= p.min_rim_contrast and c["wall"] >= p.min_wall
-            and c["rim_dark"] >= p.min_rim_dark and c["plateau"] >= p.min_plateau
-            and c["edge_um"] >= p.min_edge_um and c["nucleus_um"] >= p.min_nucleus_um)
+    return ((c["diameter_um"] >= p.min_diameter_um) & (c["diameter_um"] <= p.max_diameter_um)
+            & (c["below_glass"] <= p.core_below_glass)
+            & (c["solidity"] >= p.min_solidity) & (c["elongation"] <= p.max_elongation)
+            & (c["inside"] >= p.min_inside) & (c["rim_cell"] >= p.min_rim_cell)
+            & (c["rim_nucleus"] <= p.max_rim_nucleus)
+            & (c["contrast"] >= p.min_rim_contrast) & (c["wall"] >= p.min_wall)
+            & (c["rim_dark"] >= p.min_rim_dark) & (c["plateau"] >= p.min_plateau)
+            & (c["edge_um"] >= p.min_edge_um) & (c["nucleus_um"] >= p.min_nucleus_um))
 
 
 def detect_vacuoles(image: np.ndarray, cell: np.ndarray, nucleus: np.ndarray, glass_rgb, pixel_size: float,
