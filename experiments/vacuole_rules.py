@@ -225,7 +225,7 @@ def cached(jobs: list, args, work: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
              "phantom": str(args.phantom), "real_texture": str(args.real_texture), "jobs": len(jobs)}
     files = work / "cells.csv", work / "candidates.csv", work / "stamp.json"
     if all(f.is_file() for f in files) and json.loads(files[2].read_text()) == stamp:
-        return (pd.read_csv(files[0], keep_default_na=False, dtype={"radii": str, "centers": str}),
+        return (pd.read_csv(files[0], dtype={"name": str, "set": str, "radii": str, "centers": str}),
                 pd.read_csv(files[1]))
     cells, cands = collect(jobs, args.workers)
     work.mkdir(parents=True, exist_ok=True)
