@@ -110,6 +110,32 @@ def test_detector_finds_the_hole_not_the_faded_spot():
     assert len(detect_vacuoles(spot, m.cell, m.nucleus, glass, 0.1, off)) == 1
 
 
+def test_holes_found_in_pale_hypogranular_cytoplasm():
+    """Version 4: in cytoplasm only ~30 grey levels below the glass (a pale, hypogranular
+    neutrophil) the fixed limits of version 3 joined every hole to the cytoplasm around it (extent
+    36 levels) and asked a wall about as dark as the cytoplasm itself (contrast 25); the limits
+    that scale with the cytoplasm's depth find the holes, and nothing on the same cells without."""
+    import dataclasses
+
+    from vexscreen.morphology import vacuoles as V
+
+    fixed = dataclasses.replace(VacuoleParams(), extent_fraction=np.inf, contrast_fraction=np.inf)
+    for seed in range(3):
+        spec = dict(cell_type="PN", granulation="none", stain_cytoplasm=0.8)
+        r, clean = drawn(seed, n_vacuoles=2, vacuole_radius=5.0, **spec), drawn(seed, **spec)
+        m = segment_cell(r.image)
+        green = ndi.gaussian_filter(r.image[..., 1].astype(np.float32), 0.7)
+        d = V.depth(green, float(m.background[1]), m.cytoplasm)
+        assert 25 < d < 40  # paler than nearly every real normal neutrophil (33-107, median 67)
+        assert V.extent_below(d) == pytest.approx(0.75 * d) and V.contrast_limit(d) == pytest.approx(d / 2)
+        assert 1 <= len(detect_vacuoles(r.image, m.cell, m.nucleus, m.background, 0.1)) <= 2
+        assert detect_vacuoles(r.image, m.cell, m.nucleus, m.background, 0.1, fixed) == []
+        mc = segment_cell(clean.image)
+        assert detect_vacuoles(clean.image, mc.cell, mc.nucleus, mc.background, 0.1) == []
+    # in cytoplasm of typical depth the limits are version 3's
+    assert V.extent_below(80.0) == 36.0 and V.contrast_limit(80.0) == 25.0
+
+
 def test_params_are_the_operating_point_and_serialise():
     p = VacuoleParams()
     d = p.to_dict()

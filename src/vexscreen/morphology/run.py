@@ -44,7 +44,7 @@ log = logging.getLogger(__name__)
 
 CHUNK = 32
 DECIMALS = 4                 # measurements.csv precision (um, OD): far below what a pixel resolves
-MEASURE_VERSION = 3              # 2: lobes also split at facing notches; constriction, notches. 3: vacuoles: plateau test replaces the halo test
+MEASURE_VERSION = 4              # 2: lobes also split at facing notches; constriction, notches. 3: vacuoles: plateau test replaces the halo test. 4: extent and wall contrast scale with pale cytoplasm
 PART_COLUMNS = ["IMAGE", "quality", "quality_detail", *COLUMNS]
 
 

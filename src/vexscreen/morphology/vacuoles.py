@@ -11,7 +11,16 @@ grey levels 0-255 relative to the frame's own glass, sizes in um
    its folds). Red cells are already cut off the cell mask (:mod:`.segment`).
 2. **candidates**: connected regions of pixels within ``extent_below_glass``
    grey levels of the glass holding a pixel within ``core_below_glass``
-   (hysteresis). Not clipped to the search region: a pale notch of the outline
+   (hysteresis). In pale cytoplasm the extent shrinks to 3/4 of the
+   cytoplasm's *depth* (its median's distance below the glass;
+   ``extent_fraction``), so that it stops short of the cytoplasm, and the
+   contrast asked of the wall to half the depth (``contrast_fraction``):
+   fixed limits would take in the whole cytoplasm of a pale, hypogranular
+   neutrophil (joining every hole in it to the glass) and ask a wall darker
+   than its cytoplasm. Real normal neutrophils lie 33-107 levels deep
+   (median 67; 5% under 46), so the extent changes in the palest ~5% and
+   the contrast in the palest ~10%; elsewhere the outline, which the size
+   limits were calibrated on, is version 3's. Not clipped to the search region: a pale notch of the outline
    stays joined to the glass, a gap in a nuclear fold to the fold, so both fail
    ``min_inside`` (>= 90% of the spot in the search region).
 3. **tests**, each aimed at a false positive seen on real normal cells:
@@ -51,10 +60,12 @@ class VacuoleParams:
     """
 
     core_below_glass: float = 14.0    # the hole's palest pixel is within this many grey levels of the glass
-    extent_below_glass: float = 36.0  # the hole extends over pixels within this many levels of the glass
-    min_rim_contrast: float = 25.0    # core (90th percentile) minus the median of the 2-px ring around it
+    extent_below_glass: float = 36.0  # the hole extends over pixels within this many levels of the glass ...
+    extent_fraction: float = 0.75     # ... and within this fraction of the cytoplasm's depth below it
+    min_rim_contrast: float = 25.0    # core (90th percentile) minus the median of the 2-px ring around it ...
+    contrast_fraction: float = 0.5    # ... or this fraction of the cytoplasm's depth, if less (pale cytoplasm)
     min_wall: float = 10.0            # core minus the palest tenth of that ring: a wall all round
-    min_rim_dark: float = 0.8         # fraction of the ring darker than the core by min_rim_contrast / 2
+    min_rim_dark: float = 0.8         # fraction of the ring darker than the core by half the contrast limit
     min_plateau: float = 0.5          # punched out: radius at 25% of the step from the core / radius at 75%
     min_diameter_um: float = 0.6
     max_diameter_um: float = 3.5
@@ -127,6 +138,16 @@ def plateau(gs: np.ndarray, m: np.ndarray, cyto: np.ndarray) -> float:
     return float(radii[0] / radii[1])
 
 
+def depth(green: np.ndarray, glass: float, cyto: np.ndarray) -> float:
+    """The cytoplasm's depth: how far its median lies below the glass, grey levels (inf: none)."""
+    return glass - float(np.median(green[cyto])) if cyto.any() else np.inf
+
+
+def extent_below(d: float, params: VacuoleParams = DEFAULT_PARAMS) -> float:
+    """How far below the glass (grey levels) a hole extends in cytoplasm of depth ``d``."""
+    return float(min(params.extent_below_glass, max(params.extent_fraction * d, 1.0)))
+
+
 def candidates(green: np.ndarray, glass: float, cell: np.ndarray, nucleus: np.ndarray, pixel_size: float,
                params: VacuoleParams = DEFAULT_PARAMS) -> list[dict]:
     """Every pale spot of the search region with the features the tests use (one dict each).
@@ -134,21 +155,23 @@ def candidates(green: np.ndarray, glass: float, cell: np.ndarray, nucleus: np.nd
     Rim features, on the ring ``RIM_PX`` wide around the spot: ``rim_cell`` the fraction in the
     cell (a notch of the outline is open to the glass), ``rim_nucleus`` the fraction on the
     nucleus (a gap between lobes is walled by chromatin), ``rim_dark`` the fraction at least
-    ``min_rim_contrast / 2`` grey levels darker than the spot's core (a hole has a wall all round;
+    half the contrast limit (:func:`contrast_limit`) darker than the spot's core (a hole has a wall all round;
     a gap between granules fades into its surroundings).
     """
     region = search_region(cell, nucleus, pixel_size, params)
     if not region.any():
         return []
-    pale = apply_hysteresis_threshold(green, glass - params.extent_below_glass, glass - params.core_below_glass)
     cyto = cell & ~nucleus
+    d = depth(green, glass, cyto)
+    extent = extent_below(d, params)
+    pale = apply_hysteresis_threshold(green, glass - extent, glass - min(params.core_below_glass, extent))
     to_edge = ndi.distance_transform_edt(np.pad(cell, 1))[1:-1, 1:-1] * pixel_size
     to_nucleus = ndi.distance_transform_edt(~nucleus) * pixel_size if nucleus.any() else np.full(cell.shape, 99.0)
     lab = label(pale)  # not clipped: a notch stays joined to the glass, a gap to its fold
     out = []
     max_area = 4 * np.pi * (params.max_diameter_um / 2 / pixel_size) ** 2
     maps = dict(green=green, region=region, cell=cell, nucleus=nucleus, cyto=cyto, to_edge=to_edge,
-                to_nucleus=to_nucleus)
+                to_nucleus=to_nucleus, depth=d)
     for r in regionprops(lab):
         if r.area > max_area:  # far too large for a vacuole (the glass, a pale fold): skip its features
             continue
@@ -211,12 +234,18 @@ def _features(m: np.ndarray, whole: np.ndarray, sl, glass: float, pixel_size: fl
         inside=float(maps["region"][sl][m].mean()),
         rim_cell=float(maps["cell"][sl][ring].mean()),
         rim_nucleus=float(maps["nucleus"][sl][ring].mean()),
-        rim_dark=float((ring_vals <= core - params.min_rim_contrast / 2).mean()),
+        rim_dark=float((ring_vals <= core - contrast_limit(maps["depth"], params) / 2).mean()),
         wall=float(core - np.percentile(ring_vals, 90)),
         edge_um=float(maps["to_edge"][sl][m].min()),
         nucleus_um=float(maps["to_nucleus"][sl][m].min()),
         plateau=plateau(gs, m, maps["cyto"][sl]),
+        depth=float(maps["depth"]),
     )
+
+
+def contrast_limit(d, params: VacuoleParams = DEFAULT_PARAMS):
+    """The wall contrast asked of a hole in cytoplasm of depth ``d`` (a number or an array)."""
+    return np.minimum(params.min_rim_contrast, params.contrast_fraction * d)
 
 
 def passes(c, params: VacuoleParams = DEFAULT_PARAMS):
@@ -228,7 +257,7 @@ def passes(c, params: VacuoleParams = DEFAULT_PARAMS):
             & (c["solidity"] >= p.min_solidity) & (c["elongation"] <= p.max_elongation)
             & (c["inside"] >= p.min_inside) & (c["rim_cell"] >= p.min_rim_cell)
             & (c["rim_nucleus"] <= p.max_rim_nucleus)
-            & (c["contrast"] >= p.min_rim_contrast) & (c["wall"] >= p.min_wall)
+            & (c["contrast"] >= contrast_limit(c["depth"], p)) & (c["wall"] >= p.min_wall)
             & (c["rim_dark"] >= p.min_rim_dark) & (c["plateau"] >= p.min_plateau)
             & (c["edge_um"] >= p.min_edge_um) & (c["nucleus_um"] >= p.min_nucleus_um))
 
