@@ -18,7 +18,9 @@ real-texture phantom) and the drawn study phantom give the sensitivity:
    the halo test), among the rules that flag <= 3.5% of the calibration half: the one that calls
    the most planted cells of the calibration half (ties: fewer real flags), and the one that flags
    the fewest real cells while calling within one standard error of that best (the usual
-   one-standard-error rule). docs/morphology.md reads them.
+   one-standard-error rule). docs/morphology.md reads them;
+5. the sizes of the vacuoles called in real normal cells beside the detector's sensitivity by
+   the size of a planted hole (`size_evidence`).
 
     PYTHONPATH=src python experiments/vacuole_rules.py --phantom PH --real-texture PHR
 
@@ -204,6 +206,48 @@ def _plain(row: pd.Series) -> dict:
     return {k: (None if isinstance(v, float) and np.isinf(v) else v) for k, v in row.to_dict().items()}
 
 
+SIZE_BINS_UM = (0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.2, 1.4, 1.7, 2.0, 3.5)
+
+
+def size_evidence(cells: pd.DataFrame, cands: pd.DataFrame) -> dict:
+    """How large the vacuoles of real normal cells are, beside what the detector can see.
+
+    Per bin of diameter (um): the vacuoles called in real normal neutrophils and monocytes (by
+    measured diameter), and the share of planted holes called (by true diameter, 2 x radius x
+    0.1 um; real-texture cells), with the median measured / true diameter of those called. Real
+    calls that pile up towards the size floor while the detector's sensitivity falls there mean
+    that real normal vacuoles are mostly small, not that the detector misses only large ones.
+    """
+    c = cands[cands.level == DEFAULT_PARAMS.core_below_glass]
+    c = c[V.passes(c, DEFAULT_PARAMS)]
+    bins = np.asarray(SIZE_BINS_UM)
+    out = {"bins_um": list(SIZE_BINS_UM)}
+    for st in ("neutrophil", "monocyte"):
+        out[f"real_{st}_called_per_bin"] = np.histogram(c[c.set == st].diameter_um, bins)[0].tolist()
+    for ct in ("PN", "MO"):
+        found, true, ratio = [], [], []
+        cl = cells[cells.set == f"texture_{ct}"]
+        sub = c[c.set == f"texture_{ct}"]
+        by_cell = {k: g for k, g in sub.groupby("cell")}
+        for r in cl.itertuples():
+            radii = [float(v) for v in str(r.radii).split(";") if v and v != "nan"]
+            centres = [tuple(map(float, v.split(":"))) for v in str(r.centers).split(";") if ":" in v]
+            g = by_cell.get(r.cell)
+            for rad, (x, y) in zip(radii, centres):
+                hit = g[np.hypot(g.x - x, g.y - y) <= rad + 1] if g is not None else g
+                true.append(0.2 * rad)
+                found.append(hit is not None and len(hit) > 0)
+                if found[-1]:
+                    ratio.append(float(hit.diameter_um.iloc[0]) / (0.2 * rad))
+        true, found = np.asarray(true), np.asarray(found)
+        idx = np.digitize(true, bins) - 1
+        out[f"planted_{ct}_holes_per_bin"] = [int((idx == k).sum()) for k in range(len(bins) - 1)]
+        out[f"planted_{ct}_called_pct_per_bin"] = [round(100 * float(found[idx == k].mean()), 1)
+                                                   if (idx == k).any() else None for k in range(len(bins) - 1)]
+        out[f"planted_{ct}_measured_over_true_median"] = round(float(np.median(ratio)), 3)
+    return out
+
+
 def alternatives(table: pd.DataFrame, n: int) -> dict:
     """The best rule by planted calls on the calibration half, and the tightest within one SE of it."""
     ok = table[table.real_PN_flagged_calibration_pct <= MAX_CALIBRATION_FLAGGED]
@@ -258,6 +302,7 @@ def main() -> None:
            "operating_point": {"params": DEFAULT_PARAMS.to_dict(),
                                **evaluate_rule(cells, by_set, DEFAULT_PARAMS, np.inf)},
            "alternatives": alternatives(table, int(texture.calibration.sum())),
+           "size_evidence": size_evidence(cells, cands),
            "grid": [{k: (None if isinstance(v, float) and np.isinf(v) else v) for k, v in r.items()}
                     for r in table.to_dict("records")]}
     path = write_results(ROOT / "experiments" / "results" / "vacuole_rules.json", res)
