@@ -277,16 +277,8 @@ def why_missed(ph: Path, cells: pd.DataFrame) -> dict:
     from scipy import ndimage as ndi
 
     from vexscreen.morphology import DEFAULT_PARAMS as P
-    from vexscreen.morphology.vacuoles import candidates, contrast_limit, passes
+    from vexscreen.morphology.vacuoles import TESTS, candidates, passes
 
-    tests = {"size": lambda c: P.min_diameter_um <= c["diameter_um"] <= P.max_diameter_um,
-             "core not pale enough": lambda c: c["below_glass"] <= P.core_below_glass,
-             "not round": lambda c: c["solidity"] >= P.min_solidity and c["elongation"] <= P.max_elongation,
-             "outside the search region": lambda c: c["inside"] >= P.min_inside and c["rim_cell"] >= P.min_rim_cell,
-             "wall": lambda c: (c["contrast"] >= contrast_limit(c["depth"], P) and c["wall"] >= P.min_wall
-                                and c["rim_dark"] >= P.min_rim_dark and c["rim_nucleus"] <= P.max_rim_nucleus),
-             "not punched out (no flat floor)": lambda c: c["plateau"] >= P.min_plateau,
-             "near the outline or nucleus": lambda c: c["edge_um"] >= P.min_edge_um and c["nucleus_um"] >= P.min_nucleus_um}
     counts: dict[str, int] = {}
     for _, row in cells.iterrows():
         img = np.asarray(load_rgb(ph / row.path))
@@ -301,7 +293,7 @@ def why_missed(ph: Path, cells: pd.DataFrame) -> dict:
             if any(passes(c) for c in near):
                 why = "found"
             elif near:
-                why = next(k for k, f in tests.items() if not f(near[0]))
+                why = next(k for k, f in TESTS.items() if not f(near[0], P))
             elif not m.cytoplasm[int(round(y)), int(round(x))]:
                 why = "not in the measured cytoplasm"
             else:

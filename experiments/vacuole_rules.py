@@ -72,6 +72,12 @@ def _with_halo(m, whole, sl, glass, pixel_size, params, maps):
 V._features = _with_halo  # this script only: the v2 halo beside the current features
 
 
+def planted_holes(centers, radii) -> list[tuple[float, float, float]]:
+    """(y, x, radius) px of each planted vacuole, from truth.csv's ``x:y;...`` and ``r;...``."""
+    return [(float(c.split(":")[1]), float(c.split(":")[0]), float(r))
+            for c, r in zip(str(centers).split(";"), str(radii).split(";")) if ":" in c]
+
+
 def _cell(job):
     """Segment one image and return every candidate at every level (with its planted match)."""
     path, meta = job
@@ -80,8 +86,7 @@ def _cell(job):
     if not m.ok:
         return meta, None
     green = ndi.gaussian_filter(img[..., 1].astype(np.float32), 0.7)
-    planted = [(float(c.split(":")[1]), float(c.split(":")[0]), float(r))
-               for c, r in zip(meta.get("centers", "").split(";"), meta.get("radii", "").split(";")) if c]
+    planted = planted_holes(meta.get("centers", ""), meta.get("radii", ""))
     rows = []
     for level in LEVELS:
         p = dataclasses.replace(DEFAULT_PARAMS, core_below_glass=level)
@@ -229,15 +234,14 @@ def size_evidence(cells: pd.DataFrame, cands: pd.DataFrame) -> dict:
         cl = cells[cells.set == f"texture_{ct}"]
         sub = c[c.set == f"texture_{ct}"]
         by_cell = {k: g for k, g in sub.groupby("cell")}
+        none = sub.iloc[:0]
         for r in cl.itertuples():
-            radii = [float(v) for v in str(r.radii).split(";") if v and v != "nan"]
-            centres = [tuple(map(float, v.split(":"))) for v in str(r.centers).split(";") if ":" in v]
-            g = by_cell.get(r.cell)
-            for rad, (x, y) in zip(radii, centres):
-                hit = g[np.hypot(g.x - x, g.y - y) <= rad + 1] if g is not None else g
+            g = by_cell.get(r.cell, none)
+            for y, x, rad in planted_holes(r.centers, r.radii):
+                hit = g[np.hypot(g.x - x, g.y - y) <= rad + 1]
                 true.append(0.2 * rad)
-                found.append(hit is not None and len(hit) > 0)
-                if found[-1]:
+                found.append(len(hit) > 0)
+                if len(hit):
                     ratio.append(float(hit.diameter_um.iloc[0]) / (0.2 * rad))
         true, found = np.asarray(true), np.asarray(found)
         idx = np.digitize(true, bins) - 1

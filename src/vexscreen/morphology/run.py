@@ -44,7 +44,9 @@ log = logging.getLogger(__name__)
 
 CHUNK = 32
 DECIMALS = 4                 # measurements.csv precision (um, OD): far below what a pixel resolves
-MEASURE_VERSION = 4              # 2: lobes also split at facing notches; constriction, notches. 3: vacuoles: plateau test replaces the halo test. 4: extent and wall contrast scale with pale cytoplasm
+# 2: lobes also split at facing notches; constriction, notches. 3: vacuoles: the punched-out
+# test replaces the halo test. 4: vacuoles: extent and wall contrast scale with pale cytoplasm.
+MEASURE_VERSION = 4
 PART_COLUMNS = ["IMAGE", "quality", "quality_detail", *COLUMNS]
 
 

@@ -248,18 +248,28 @@ def contrast_limit(d, params: VacuoleParams = DEFAULT_PARAMS):
     return np.minimum(params.min_rim_contrast, params.contrast_fraction * d)
 
 
+#: Every test of the operating point, keyed by what a spot that fails it is, in the order
+#: experiments/measure_validation.py reports the first failed one: each takes a candidate (a
+#: dict) or a table of them (a DataFrame) and the params, and gives a bool or a boolean Series.
+TESTS = {
+    "size": lambda c, p: (c["diameter_um"] >= p.min_diameter_um) & (c["diameter_um"] <= p.max_diameter_um),
+    "core not pale enough": lambda c, p: c["below_glass"] <= p.core_below_glass,
+    "not round": lambda c, p: (c["solidity"] >= p.min_solidity) & (c["elongation"] <= p.max_elongation),
+    "outside the search region": lambda c, p: (c["inside"] >= p.min_inside) & (c["rim_cell"] >= p.min_rim_cell),
+    "wall": lambda c, p: ((c["contrast"] >= contrast_limit(c["depth"], p)) & (c["wall"] >= p.min_wall)
+                          & (c["rim_dark"] >= p.min_rim_dark) & (c["rim_nucleus"] <= p.max_rim_nucleus)),
+    "not punched out (no flat floor)": lambda c, p: c["plateau"] >= p.min_plateau,
+    "near the outline or nucleus": lambda c, p: (c["edge_um"] >= p.min_edge_um) & (c["nucleus_um"] >= p.min_nucleus_um),
+}
+
+
 def passes(c, params: VacuoleParams = DEFAULT_PARAMS):
-    """Whether a candidate passes every test of the operating point: one candidate (a dict) gives a
-    bool, a table of candidates (a DataFrame, one per row) a boolean Series."""
-    p = params
-    return ((c["diameter_um"] >= p.min_diameter_um) & (c["diameter_um"] <= p.max_diameter_um)
-            & (c["below_glass"] <= p.core_below_glass)
-            & (c["solidity"] >= p.min_solidity) & (c["elongation"] <= p.max_elongation)
-            & (c["inside"] >= p.min_inside) & (c["rim_cell"] >= p.min_rim_cell)
-            & (c["rim_nucleus"] <= p.max_rim_nucleus)
-            & (c["contrast"] >= contrast_limit(c["depth"], p)) & (c["wall"] >= p.min_wall)
-            & (c["rim_dark"] >= p.min_rim_dark) & (c["plateau"] >= p.min_plateau)
-            & (c["edge_um"] >= p.min_edge_um) & (c["nucleus_um"] >= p.min_nucleus_um))
+    """Whether a candidate passes every test of the operating point (:data:`TESTS`): one candidate
+    (a dict) gives a bool, a table of candidates (a DataFrame, one per row) a boolean Series."""
+    result = True
+    for test in TESTS.values():
+        result = result & test(c, params)
+    return result
 
 
 def detect_vacuoles(image: np.ndarray, cell: np.ndarray, nucleus: np.ndarray, glass_rgb, pixel_size: float,
