@@ -60,11 +60,18 @@ def git_state(root: Path = ROOT) -> tuple[str | None, bool | None]:
         return None, None
 
 
+#: the tree when this run started (this module is imported first thing): a script that writes
+#: tracked files (docs/img contact sheets) before its results JSON would otherwise record its own
+#: outputs as uncommitted changes to the code that ran
+AT_START = git_state()
+
+
 def provenance(argv=None) -> dict:
-    """``{"command", "vexscreen_version", "git_commit", "git_dirty"}`` of this run."""
+    """``{"command", "vexscreen_version", "git_commit", "git_dirty"}`` of this run, the commit
+    and tree state as they were when it started."""
     import vexscreen
 
-    commit, dirty = git_state()
+    commit, dirty = AT_START
     return {"command": command(argv), "vexscreen_version": vexscreen.__version__,
             "git_commit": commit, "git_dirty": dirty}
 

@@ -77,6 +77,15 @@ def test_write_results_records_command_and_strips_machine_paths(tmp_path):
     assert list(record)[:4] == list(KEYS)
 
 
+def test_provenance_records_the_tree_as_the_run_started(tmp_path):
+    """Files the run itself writes (contact sheets in docs/img) do not make its record dirty."""
+    prov = _load_provenance()
+    assert prov.AT_START == prov.git_state()
+    prov.AT_START = ("b" * 40, False)  # as if the tree changed since the run started
+    record = json.loads(prov.write_results(tmp_path / "r.json", {}, argv=["bench/x.py"]).read_text())
+    assert (record["git_commit"], record["git_dirty"]) == ("b" * 40, False)
+
+
 DOC_FILES = sorted([ROOT / "README.md", *(ROOT / "docs").glob("*.md"), *(ROOT / "experiments").glob("*.py"),
                     *(ROOT / "bench").glob("*.py"), *(ROOT / "src").rglob("*.py")])
 
