@@ -79,8 +79,8 @@ def evaluate_blocks(enc, ct: str, comparisons, out: Path, kwargs: dict) -> list[
 def measurement_runs(ph: Path, cohort: str, variants: list, args, comparisons, kwargs) -> dict:
     """Measurements alone and each variant's encodings + measurements, per cell type; the
     per-patient measurement tables."""
-    from vexscreen.evaluation.measurements import (format_measurements_by_patient, measurements_by_patient,
-                                                   read_measurements)
+    from vexscreen.evaluation.measurements import (MEASURES_BY_CELL_TYPE, format_measurements_by_patient,
+                                                   measurements_by_patient, read_measurements)
     from vexscreen.report import format_summary
 
     meas = measure_cohort(ph, args.out / f"measurements_{cohort}", args.workers)
@@ -98,7 +98,7 @@ def measurement_runs(ph: Path, cohort: str, variants: list, args, comparisons, k
                                                             kwargs)
         table = read_measurements(meas[ct])
         for groups in comparisons:
-            r = measurements_by_patient(table, groups)
+            r = measurements_by_patient(table, groups, measures=MEASURES_BY_CELL_TYPE[ct])
             print(f"\n[{cohort} {ct} {'/'.join(groups)}: measurements per patient]")
             print(format_measurements_by_patient(r))
             tables[f"{ct} {'/'.join(groups)}"] = {"table": r["table"].to_dict(orient="records"), "tests": r["tests"]}
