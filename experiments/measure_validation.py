@@ -185,7 +185,27 @@ def phantom(ph: Path, work: Path, workers: int) -> dict:
                                                                ok.granularity[normal | (ok.granulation == "high")]), 4)
             hypo = ok.granulation.isin(["none", "low"])
             rec["hypogranular_auc"] = round(roc_auc_score(hypo[normal | hypo], -ok.granularity[normal | hypo]), 4)
+            rec["granulation_auc_by_column"] = granulation_aucs(ok)
         out[ct] = rec
+    return out
+
+
+#: the columns that could carry drawn granulation: the texture, and the cytoplasm's colour
+GRANULATION_COLUMNS = ("granularity", "cytoplasm_od_red", "cytoplasm_od_green", "cytoplasm_od_blue")
+
+
+def granulation_aucs(ok: pd.DataFrame) -> dict:
+    """Per column, the AUC (higher value = the drawn feature) of toxic granulation against normal
+    and of hypogranular (none/low) against normal: every candidate column, none chosen."""
+    normal = ok.granulation == "normal"
+    out = {}
+    for col in GRANULATION_COLUMNS:
+        rec = {}
+        for name, feature in (("toxic_vs_normal", ok.granulation == "high"),
+                              ("hypogranular_vs_normal", ok.granulation.isin(["none", "low"]))):
+            keep = normal | feature
+            rec[name] = round(roc_auc_score(feature[keep], ok[col][keep]), 4)
+        out[col] = rec
     return out
 
 
