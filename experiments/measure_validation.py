@@ -39,6 +39,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "bench"))
 from _provenance import portable, write_results  # noqa: E402
+from _halves import image_names, rule_half  # noqa: E402
 
 from vexscreen.data.atomic import save_figure  # noqa: E402
 from vexscreen.data.scan import load_rgb, scan_images  # noqa: E402
@@ -48,7 +49,7 @@ from vexscreen.morphology.calibration import pixel_size_from_red_cells, red_cell
 
 WBC = ROOT.parent / "shared" / "data" / "wbc"
 TYPES = {"neutrophil": "PN", "monocyte": "MO", "lymphocyte": "LY"}
-CALIBRATION_STEP = {"neutrophil": 2}  # the subset the operating point was chosen on (every 2nd, from the 1st)
+CALIBRATED = ("neutrophil",)  # the vacuole operating point was chosen on half of these (_halves.py)
 
 
 def measure_subset(root: Path, groups, out: Path, workers: int) -> pd.DataFrame:
@@ -87,16 +88,14 @@ def real_cells(work: Path, workers: int) -> tuple[dict, pd.DataFrame]:
             # runs a little inside the hole's edge): to set beside the phantom's baseline vacuoles
             q = ok.vacuole_max_diameter_um[flag].quantile([0.1, 0.25, 0.5, 0.75, 0.9])
             rec["largest_vacuole_diameter_um_quantiles_10_25_50_75_90"] = [round(float(v), 2) for v in q]
-        if folder in CALIBRATION_STEP:
-            names = sorted(d.name)
-            calib = set(names[::CALIBRATION_STEP[folder]])
+        if folder in CALIBRATED:
+            calib = rule_half(d.name)
             held = ~ok.name.isin(calib)
             rec.update({"vacuolated_held_out": round(flag[held].mean(), 4),
                         "held_out_cells": int(held.sum()), "vacuolated_calibration": round(flag[~held].mean(), 4)})
         out[ct] = rec
     pn = t[(t.GROUP == "neutrophil") & (t.quality == "ok") & t.name.str.match("(BNE|SNE)_")].copy()
-    names = sorted(pn.name)
-    dev = set(names[::2])  # the half the lobe rules were chosen on (docs/morphology.md)
+    dev = rule_half(pn.name)  # the half the lobe rules were chosen on (docs/morphology.md)
     out["band_vs_segmented"] = {
         "all": band_vs_segmented(pn),
         "rule_half_every_2nd_from_1st": band_vs_segmented(pn[pn.name.isin(dev)]),
@@ -223,10 +222,7 @@ def _largest_radius(radii) -> pd.Series:
 
 def _calibration_names(folder: str) -> set:
     """File names of the real cells the vacuole operating point was chosen on."""
-    if folder not in CALIBRATION_STEP:
-        return set()
-    names = sorted(p.name for p in (WBC / folder).iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
-    return set(names[::CALIBRATION_STEP[folder]])
+    return rule_half(image_names(WBC / folder)) if folder in CALIBRATED else set()
 
 
 def real_texture(ph: Path, work: Path, workers: int) -> dict:

@@ -46,6 +46,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "bench"))
 from _provenance import write_results  # noqa: E402
+from _halves import image_names, rule_half  # noqa: E402
 
 from vexscreen.data import write_csv, write_json  # noqa: E402
 from vexscreen.data.scan import load_rgb  # noqa: E402
@@ -99,8 +100,9 @@ def _cell(job):
 
 
 def real_jobs(folder: str) -> list:
-    paths = sorted(p for p in (WBC / folder).iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
-    return [(p, {"set": folder, "name": p.name, "calibration": i % 2 == 0}) for i, p in enumerate(paths)]
+    names = image_names(WBC / folder)
+    calibration = rule_half(names)
+    return [(WBC / folder / n, {"set": folder, "name": n, "calibration": n in calibration}) for n in names]
 
 
 def phantom_jobs(ph: Path, ct: str, tag: str, calibration: set) -> list:
