@@ -47,13 +47,13 @@ def untrained_encoder(path: Path, cfg) -> Path:
     return path if path.is_file() else save_untrained_encoder(path, cfg)
 
 
-def measure_cohort(phantom: Path, out: Path, workers: int) -> dict:
-    """measurements of every cell type's phantom cells: ``{ct: folder}``."""
+def measure_cohort(phantom: Path, out: Path, workers: int, cell_types=CELL_TYPES) -> dict:
+    """measurements of each cell type's phantom cells: ``{ct: folder}``."""
     from vexscreen.data import scan_images
     from vexscreen.morphology import measure_scan
 
     dirs = {}
-    for ct in CELL_TYPES:  # a finished measurement with the same version and settings is kept
+    for ct in cell_types:  # a finished measurement with the same version and settings is kept
         dirs[ct] = out / ct
         t = time.perf_counter()
         s = measure_scan(scan_images(phantom / ct, layout="labeled"), dirs[ct], workers=workers)
@@ -83,11 +83,11 @@ def measurement_runs(ph: Path, cohort: str, variants: list, args, comparisons, k
                                                    measurements_by_patient, read_measurements)
     from vexscreen.report import format_summary
 
-    meas = measure_cohort(ph, args.out / f"measurements_{cohort}", args.workers)
+    meas = measure_cohort(ph, args.out / f"measurements_{cohort}", args.workers, args.cell_types)
     tag = "" if kwargs.get("statistic", "median") == "median" else f"_{kwargs['statistic']}"
     runs = {"measurements": [], **{f"{name}+measurements": [] for name, _ in variants}}
     tables = {}
-    for ct in CELL_TYPES:
+    for ct in args.cell_types:
         m = load_encodings(meas[ct])
         runs["measurements"] += evaluate_blocks(m, ct, comparisons, args.out / f"{cohort}_measurements{tag}",
                                                 kwargs)
@@ -138,7 +138,15 @@ def main():
     ap.add_argument("--statistic", choices=("median", "mean"), default="median",
                     help="aggregate statistic of the measurement runs (the encoder runs keep the study's median); "
                          "mean keeps the vacuolated fraction that a median of 10 cells erases")
+    ap.add_argument("--cell-types", default=",".join(CELL_TYPES), help="comma-separated (default: all)")
+    ap.add_argument("--source-images", type=Path, default=None, metavar="DIR",
+                    help="real-texture phantom: real normal cells of DIR (../shared/data/wbc) with the "
+                         "phenotype's vacuoles planted (phantom --source-images); no encoder test set")
     args = ap.parse_args()
+    args.cell_types = tuple(args.cell_types.split(","))
+    unknown = [ct for ct in args.cell_types if ct not in CELL_TYPES]
+    if unknown:
+        ap.error(f"--cell-types: unknown {unknown}; choose from {','.join(CELL_TYPES)}")
     comparisons = tuple(c for c in STUDY_COMPARISONS if not args.vexas_only or c in (("UBA1-WT", "VEXAS"),
                                                                                      ("MDS", "VEXAS")))
     kwargs = {"aggregates": args.aggregates}
@@ -156,8 +164,10 @@ def main():
     for cohort in args.cohorts.split(","):
         t = time.perf_counter()
         ph = make_cohort(args.out / f"phantom_{cohort}", cohort=cohort, scale=args.scale, seed=0,
-                         workers=args.workers, encoder_test_per_group=20 if cohort == "study" else 0,
-                         progress=True, patients_per_group=args.patients_per_group)
+                         workers=args.workers, cell_types=args.cell_types,
+                         encoder_test_per_group=20 if cohort == "study" and not args.source_images else 0,
+                         progress=True, patients_per_group=args.patients_per_group,
+                         source_images=args.source_images)
         print(f"[{cohort}] phantom ready in {time.perf_counter() - t:.0f} s")
         # the null cohort is encoded by the encoder trained on the study cohort's images:
         # whatever it has learned, with no group phenotype any signal would be leakage
@@ -171,6 +181,7 @@ def main():
             variants.insert(0, (name, untrained_encoder(args.out / f"{name}_{cohort}.pt", cfg)))
         for name, enc in variants:
             r = run_image_pipeline(ph, args.out / f"{cohort}_{name}", cfg, encoder_path=enc,
+                                   cell_types=args.cell_types,
                                    encode_workers=args.workers, progress=True, comparisons=comparisons,
                                    evaluate_kwargs=kwargs)
             print(f"\n===== {cohort} cohort, {name} encoder; timing {r['timing']} =====")
