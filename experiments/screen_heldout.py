@@ -20,9 +20,13 @@ Run (after `vexscreen demo --out demo_out`; about 5 min on 2 CPU cores for 18 pa
     .venv/bin/python experiments/screen_heldout.py --demo demo_out --out experiments/out/screen_heldout
     .venv/bin/python experiments/screen_heldout.py --demo demo_out --out experiments/out/screen_heldout \
         --features both        # once vexscreen.morphology is installed
+    # real texture: reference and held-out patients made of real normal cells, vacuoles planted
+    .venv/bin/python experiments/screen_heldout.py --out experiments/out/screen_heldout --features measurements \
+        --statistic mean --source-images ../shared/data/wbc
 
-Writes experiments/results/screen_heldout.json (`screen_heldout_<features>[_mean].json` for
-measurements or both, `--statistic mean`); resumable (phantoms, encodings and measurements are kept in OUT).
+Writes experiments/results/screen_heldout.json (`screen_heldout_<features>[_mean][_real_texture].json`
+for measurements or both, `--statistic mean`, `--source-images`); resumable (phantoms, encodings and
+measurements are kept in OUT).
 """
 from __future__ import annotations
 
@@ -48,8 +52,9 @@ CLASSES = ("MDS", "UBA1-WT", "VEXAS")
 CELL_TYPES = ("PN", "MO")
 
 
-def reference_blocks(demo: Path, out: Path, features: str, workers: int) -> dict:
-    """Per cell type: the demo's encodings and/or the demo phantom's measurements."""
+def reference_blocks(demo: Path, out: Path, features: str, workers: int, phantom: Path | None = None) -> dict:
+    """Per cell type: the demo's encodings and/or the demo phantom's measurements (or those of
+    ``phantom``, a reference phantom of the script's own)."""
     measure_fn = default_measure_fn() if features != "encodings" else None
     if features != "encodings" and measure_fn is None:
         raise InputError("--features measurements/both needs vexscreen.morphology (measure_scan), "
@@ -60,18 +65,22 @@ def reference_blocks(demo: Path, out: Path, features: str, workers: int) -> dict
         if features in ("encodings", "both"):
             blocks[ct]["encodings"] = demo / "pipeline" / "encodings" / ct
         if measure_fn is not None:
-            blocks[ct]["measurements"] = measure_reference(measure_fn, demo / "phantom" / ct,
-                                                           out / "measurements" / ct, workers)
+            blocks[ct]["measurements"] = measure_reference(
+                measure_fn, (phantom or demo / "phantom") / ct,
+                out / ("measurements" if phantom is None else f"measurements_{phantom.name}") / ct, workers)
     return blocks
 
 
-def heldout_folders(out: Path, seeds, cells: int, workers: int) -> dict:
-    """``{patient folder: class}`` of every seed's held-out cohort (folder names carry the seed)."""
+def heldout_folders(out: Path, seeds, cells: int, workers: int, source_images: Path | None = None) -> dict:
+    """``{patient folder: class}`` of every seed's held-out cohort (folder names carry the seed);
+    with ``source_images``, real-texture cohorts (real normal cells, the phenotype's vacuoles planted)."""
+    tag = "" if source_images is None else "_real_texture"
     folders = {}
     for seed in seeds:
-        cohort = make_cohort(out / f"heldout_seed{seed}", cohort="small", scale=cells / 6.0, seed=seed,
-                             workers=workers, cell_types=CELL_TYPES, encoder_test_per_group=0)
-        for folder, truth in heldout_patients(cohort, out / "patients" / f"seed{seed}").items():
+        cohort = make_cohort(out / f"heldout{tag}_seed{seed}", cohort="small", scale=cells / 6.0, seed=seed,
+                             workers=workers, cell_types=CELL_TYPES, encoder_test_per_group=0,
+                             source_images=source_images)
+        for folder, truth in heldout_patients(cohort, out / f"patients{tag}" / f"seed{seed}").items():
             folders[folder] = truth
     return folders
 
@@ -116,16 +125,28 @@ def main(argv=None) -> None:
     ap.add_argument("--statistic", choices=("median", "mean"), default="median",
                     help="the model's aggregate statistic (fit-model --statistic)")
     ap.add_argument("--note", default=None, help="recorded in the results (e.g. which vexscreen ran)")
+    ap.add_argument("--source-images", type=Path, default=None, metavar="DIR",
+                    help="real texture: the reference (the demo's study structure, scale 0.02, seed 0) and the "
+                         "held-out patients are real normal cells of DIR with the phenotype's vacuoles planted "
+                         "(phantom --source-images); needs --features measurements (no encoder is trained on them)")
     args = ap.parse_args(argv)
+    if args.source_images is not None and args.features != "measurements":
+        ap.error("--source-images needs --features measurements")
     library_log()
     t0 = time.perf_counter()
     seeds = [int(s) for s in args.seeds.split(",")]
-    blocks = reference_blocks(args.demo, args.out, args.features, args.workers)
+    reference = None
+    if args.source_images is not None:
+        reference = make_cohort(args.out / "reference_real_texture", cohort="study", scale=0.02, seed=0,
+                                workers=args.workers, cell_types=CELL_TYPES, encoder_test_per_group=0,
+                                source_images=args.source_images)
+    blocks = reference_blocks(args.demo, args.out, args.features, args.workers, phantom=reference)
     name = args.features + ("" if args.statistic == "median" else f"_{args.statistic}")
+    name += "" if args.source_images is None else "_real_texture"
     model = ReferenceModel(classes=CLASSES, cell_types=CELL_TYPES, statistic=args.statistic).fit(blocks)
     model = ReferenceModel.load(model.save(args.out / f"model_{name}"))
     rows = []
-    for folder, truth in heldout_folders(args.out, seeds, args.cells, args.workers).items():
+    for folder, truth in heldout_folders(args.out, seeds, args.cells, args.workers, args.source_images).items():
         r = model.screen(folder, args.out / f"screened_{name}" / folder.parent.name / folder.name)
         rows.append({"patient": f"{folder.parent.name}/{folder.name}", "truth": truth,
                      "probability": r.probability, "interval": r.interval, "verdict": r.verdict,
@@ -147,8 +168,8 @@ def main(argv=None) -> None:
               "vexscreen_source": package_source(), **({"note": args.note} if args.note else {})}
     for c, v in per_class.items():
         print(f"{c:<8} mean {np.mean(v):.3f}  scores {', '.join(f'{x:.2f}' for x in v)}")
-    for name, f in result["figures"].items():
-        print(f"{name}: {f}")
+    for figure, value in result["figures"].items():
+        print(f"{figure}: {value}")
     suffix = "" if name == "encodings" else f"_{name}"
     path = args.json or Path(__file__).resolve().parent / "results" / f"screen_heldout{suffix}.json"
     print(write_results(path, result))
