@@ -52,7 +52,8 @@ CLASSES = ("MDS", "UBA1-WT", "VEXAS")
 CELL_TYPES = ("PN", "MO")
 
 
-def reference_blocks(demo: Path, out: Path, features: str, workers: int, phantom: Path | None = None) -> dict:
+def reference_blocks(demo: Path, out: Path, features: str, workers: int, phantom: Path | None = None,
+                     cell_types=CELL_TYPES) -> dict:
     """Per cell type: the demo's encodings and/or the demo phantom's measurements (or those of
     ``phantom``, a reference phantom of the script's own)."""
     measure_fn = default_measure_fn() if features != "encodings" else None
@@ -60,7 +61,7 @@ def reference_blocks(demo: Path, out: Path, features: str, workers: int, phantom
         raise InputError("--features measurements/both needs vexscreen.morphology (measure_scan), "
                          "which is not installed")
     blocks = {}
-    for ct in CELL_TYPES:
+    for ct in cell_types:
         blocks[ct] = {}
         if features in ("encodings", "both"):
             blocks[ct]["encodings"] = demo / "pipeline" / "encodings" / ct
@@ -129,7 +130,12 @@ def main(argv=None) -> None:
                     help="real texture: the reference (the demo's study structure, scale 0.02, seed 0) and the "
                          "held-out patients are real normal cells of DIR with the phenotype's vacuoles planted "
                          "(phantom --source-images); needs --features measurements (no encoder is trained on them)")
+    ap.add_argument("--model-cell-types", default=",".join(CELL_TYPES),
+                    help="the cell types the model rests on (the held-out patients keep both)")
     args = ap.parse_args(argv)
+    model_types = tuple(args.model_cell_types.split(","))
+    if not model_types or any(ct not in CELL_TYPES for ct in model_types):
+        ap.error(f"--model-cell-types: choose from {','.join(CELL_TYPES)}")
     if args.source_images is not None and args.features != "measurements":
         ap.error("--source-images needs --features measurements")
     library_log()
@@ -140,10 +146,12 @@ def main(argv=None) -> None:
         reference = make_cohort(args.out / "reference_real_texture", cohort="study", scale=0.02, seed=0,
                                 workers=args.workers, cell_types=CELL_TYPES, encoder_test_per_group=0,
                                 source_images=args.source_images)
-    blocks = reference_blocks(args.demo, args.out, args.features, args.workers, phantom=reference)
+    blocks = reference_blocks(args.demo, args.out, args.features, args.workers, phantom=reference,
+                              cell_types=model_types)
     name = args.features + ("" if args.statistic == "median" else f"_{args.statistic}")
     name += "" if args.source_images is None else "_real_texture"
-    model = ReferenceModel(classes=CLASSES, cell_types=CELL_TYPES, statistic=args.statistic).fit(blocks)
+    name += "" if model_types == CELL_TYPES else "_" + "_".join(model_types)
+    model = ReferenceModel(classes=CLASSES, cell_types=model_types, statistic=args.statistic).fit(blocks)
     model = ReferenceModel.load(model.save(args.out / f"model_{name}"))
     rows = []
     for folder, truth in heldout_folders(args.out, seeds, args.cells, args.workers, args.source_images).items():
