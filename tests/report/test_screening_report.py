@@ -122,6 +122,22 @@ def test_page_shows_what_the_result_says(report):
     assert result["model"]["sha256"] in page and "LOPO AUC" in page
 
 
+def test_each_cell_type_shows_its_own_reference_evidence(report, cell_root, tmp_path):
+    """A cell type that alone tells the reference patients apart no better than chance adds
+    noise to the combined score: the page says how each type did on its own."""
+    result, out = report
+    page = (out / "report.html").read_text()
+    for ct, level in result["reference"]["patient_level"]["cell_types"].items():
+        assert f"LOPO AUC {level['auc']:.2f} (p={level['p_value']:.3f})" in page, ct
+    weak = json.loads(json.dumps(result))
+    weak["reference"]["patient_level"]["cell_types"]["MO"] = {"auc": 0.44, "p_value": 0.636}
+    del weak["reference"]["patient_level"]["cell_types"]["PN"]  # older results do not say
+    page = render_patient_report(weak, tmp_path / "weak", image_root=cell_root).read_text()
+    row = lambda code: page.split(f"({code})</td>")[1].split("</tr>")[0]  # noqa: E731
+    assert "LOPO AUC 0.44 (p=0.636)" in row("MO")
+    assert "LOPO AUC" not in row("PN") and row("PN").rstrip().endswith("<td class=\"nowrap\">-</td>")
+
+
 def test_page_loads_nothing_from_the_network(report):
     page = (report[1] / "report.html").read_text()
     assert not re.search(r"https?://", page)

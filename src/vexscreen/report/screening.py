@@ -376,7 +376,17 @@ def cell_type_figure(r: dict) -> str | None:
 # --------------------------------------------------------------------------- page context
 
 
+def format_type_evidence(level) -> str:
+    """``LOPO AUC 0.59 (p=0.364)``: how well this cell type alone told the reference patients
+    apart (``reference.patient_level.cell_types[ct]``), or ``-`` when the result does not say.
+    A type whose reference figure is near chance adds little but noise to the combined score."""
+    if not isinstance(level, dict) or not _numbers(level, "auc", "p_value"):
+        return "-"
+    return f"LOPO AUC {level['auc']:.2f} (p={level['p_value']:.3f})"
+
+
 def _cell_rows(r: dict) -> list[dict]:
+    per_type = (r["reference"].get("patient_level") or {}).get("cell_types") or {}
     rows = []
     for ct in CELL_TYPES:
         if ct in r["cell_types"]:
@@ -384,6 +394,7 @@ def _cell_rows(r: dict) -> list[dict]:
             rows.append({"code": ct, "name": CELL_TYPE_NAMES[ct], "n": d["n_cells"],
                          "probability": format_probability(d["probability"]),
                          "interval": format_interval(d["interval"]),
+                         "evidence": format_type_evidence(per_type.get(ct)),
                          "assessable": d["assessable"], "note": d.get("note", "")})
     return rows
 
@@ -634,15 +645,19 @@ def _example_reference(rng) -> dict:
     def draw():
         return {c: [round(float(v), 4) for v in rng.beta(a, b, n)] for c, (a, b, n) in shapes.items()}
 
+    def level(scores):
+        pos, neg = scores["VEXAS"], scores["MDS"] + scores["UBA1-WT"]
+        every = pos + neg  # exact permutation test: every way to pick len(pos) patients as positives
+        null = [_auc([every[i] for i in pick], [every[i] for i in range(len(every)) if i not in pick])
+                for pick in combinations(range(len(every)), len(pos))]
+        auc = _auc(pos, neg)
+        return {"auc": auc, "p_value": float(np.mean(np.array(null) >= auc))}
+
     scores = draw()
-    pos, neg = scores["VEXAS"], scores["MDS"] + scores["UBA1-WT"]
-    every = pos + neg  # exact permutation test: every way to pick len(pos) patients as positives
-    null = [_auc([every[i] for i in pick], [every[i] for i in range(len(every)) if i not in pick])
-            for pick in combinations(range(len(every)), len(pos))]
-    auc = _auc(pos, neg)
+    per_type = {ct: draw() for ct in EXAMPLE_MIN_CELLS}
     return {"classes": list(shapes), "scores": scores, "threshold": 0.5,
-            "patient_level": {"auc": auc, "p_value": float(np.mean(np.array(null) >= auc))},
-            "cell_type_scores": {ct: draw() for ct in EXAMPLE_MIN_CELLS}}
+            "patient_level": {**level(scores), "cell_types": {ct: level(v) for ct, v in per_type.items()}},
+            "cell_type_scores": per_type}
 
 
 def _example_measurements(cells: list[dict]) -> list[dict]:
