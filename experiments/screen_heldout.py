@@ -38,7 +38,7 @@ from pathlib import Path
 import numpy as np
 
 from vexscreen.cli import library_log
-from vexscreen.demo import heldout_patients, measure_reference
+from vexscreen.demo import DEMO_PHANTOM, heldout_patients, measure_reference
 from vexscreen.evaluation.metrics import auc_permutation_p, binary_metrics
 from vexscreen.exceptions import InputError
 from vexscreen.model import ReferenceModel
@@ -127,7 +127,7 @@ def main(argv=None) -> None:
                     help="the model's aggregate statistic (fit-model --statistic)")
     ap.add_argument("--note", default=None, help="recorded in the results (e.g. which vexscreen ran)")
     ap.add_argument("--source-images", type=Path, default=None, metavar="DIR",
-                    help="real texture: the reference (the demo's study structure, scale 0.02, seed 0) and the "
+                    help="real texture: the reference (the demo's phantom settings, DEMO_PHANTOM) and the "
                          "held-out patients are real normal cells of DIR with the phenotype's vacuoles planted "
                          "(phantom --source-images); needs --features measurements (no encoder is trained on them)")
     ap.add_argument("--model-cell-types", default=",".join(CELL_TYPES),
@@ -143,9 +143,9 @@ def main(argv=None) -> None:
     seeds = [int(s) for s in args.seeds.split(",")]
     reference = None
     if args.source_images is not None:
-        reference = make_cohort(args.out / "reference_real_texture", cohort="study", scale=0.02, seed=0,
-                                workers=args.workers, cell_types=CELL_TYPES, encoder_test_per_group=0,
-                                source_images=args.source_images)
+        # the demo's own reference phantom (DEMO_PHANTOM), made of real cells, without an encoder test set
+        reference = make_cohort(args.out / "reference_real_texture", **{**DEMO_PHANTOM, "encoder_test_per_group": 0},
+                                workers=args.workers, cell_types=CELL_TYPES, source_images=args.source_images)
     blocks = reference_blocks(args.demo, args.out, args.features, args.workers, phantom=reference,
                               cell_types=model_types)
     name = args.features + ("" if args.statistic == "median" else f"_{args.statistic}")
