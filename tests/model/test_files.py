@@ -41,6 +41,8 @@ def test_round_trip(fitted, saved):
     for ct in ("PN", "MO"):
         np.testing.assert_array_equal(loaded.score_cells(ct, A), fitted.score_cells(ct, A))
     assert loaded.model_sha256_ == file_sha256(saved / "model.json")
+    assert loaded.applicability_ == json.loads(json.dumps(fitted.applicability_))
+    assert set(loaded.applicability_) == {"PN", "MO"} and len(loaded.applicability_["PN"]["loo"]) == 6
 
 
 def test_statistic_saved_and_older_models_read_as_median(tmp_path):
@@ -52,6 +54,13 @@ def test_statistic_saved_and_older_models_read_as_median(tmp_path):
     del doc["settings"]["statistic"]  # a model saved before the setting existed: the study's median
     (path / "model.json").write_text(json.dumps(doc))
     assert ReferenceModel.load(path).statistic == "median"
+
+
+def test_a_model_saved_before_the_applicability_check_still_loads(saved):
+    doc = json.loads((saved / "model.json").read_text())
+    del doc["applicability"]
+    (saved / "model.json").write_text(json.dumps(doc))
+    assert ReferenceModel.load(saved).applicability_ is None
 
 
 def test_tampered_file_refused(saved):

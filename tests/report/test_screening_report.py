@@ -138,6 +138,29 @@ def test_each_cell_type_shows_its_own_reference_evidence(report, cell_root, tmp_
     assert "LOPO AUC" not in row("PN") and row("PN").rstrip().endswith("<td class=\"nowrap\">-</td>")
 
 
+def test_page_says_whether_the_patient_is_like_the_reference(report, cell_root, tmp_path):
+    """Cells unlike every reference patient's (another analyser, stain, magnification) get a
+    warning box with the measurements furthest from the reference; like ones a quiet line;
+    a result without the check (an older model) says it was not checked."""
+    result, out = report
+    page = (out / "report.html").read_text()
+    section = " ".join(page.split('<section id="applicability"')[1].split("</section>")[0].split())
+    assert section.startswith('class="like"') and "Like the reference patients" in section
+    assert "distance 1.12" in section and "0.74-2.31" in section and "1 in 13" in section
+    unlike = json.loads(json.dumps(result))
+    unlike["applicability"].update(distance=12.6, p_value=1 / 13, flagged=True, furthest=[
+        {"cell_type": "PN", "name": "neutrophils: cell_area_um2", "unit": "µm²", "patient": 155.2,
+         "reference": [110.7, 118.4], "z": 19.6}])
+    page = render_patient_report(unlike, tmp_path / "unlike", image_root=cell_root).read_text()
+    section = " ".join(page.split('<section id="applicability"')[1].split("</section>")[0].split())
+    assert section.startswith('class="unlike"') and "Unlike the reference patients" in section
+    assert "than any of the 12 reference patients" in section and "extrapolates" in section
+    assert "neutrophils: cell_area_um2" in section and "155 µm²" in section and "+19.6" in section
+    none = {k: v for k, v in result.items() if k != "applicability"}
+    page = render_patient_report(none, tmp_path / "none", image_root=cell_root).read_text()
+    assert "Not checked" in page.split('<section id="applicability"')[1].split("</section>")[0]
+
+
 def test_page_loads_nothing_from_the_network(report):
     page = (report[1] / "report.html").read_text()
     assert not re.search(r"https?://", page)
@@ -279,7 +302,10 @@ def test_index_summarises_and_links_every_patient(batch):
     out, (summary, index) = batch
     frame = pd.read_csv(summary, keep_default_na=False)
     assert list(frame.columns) == ["patient", "status", "verdict", "probability", "interval_low", "interval_high",
+                                   "unlike_reference", "reference_distance", "reference_p",
                                    "n_PN", "n_MO", "n_LY", "report", "error"]
+    assert frame["unlike_reference"].tolist() == ["False", "", ""]  # the indeterminate one is not checked
+    assert float(frame.loc[0, "reference_distance"]) == 1.12 and frame.loc[2, "reference_p"] == ""
     assert frame["patient"].tolist() == ["P1", "P 2", "P3"]
     assert frame["verdict"].tolist() == ["VEXAS-like", "indeterminate", ""]
     assert frame["status"].tolist() == ["ok", "ok", "error"]

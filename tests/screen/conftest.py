@@ -198,3 +198,15 @@ def patients(tmp_path_factory) -> dict:
     draw_cells(few / "monocyte", 3, True, 302)
     return {"pos": pos, "neg": neg, "few": few}
 
+
+@pytest.fixture(scope="session")
+def foreign_patient(patients, tmp_path_factory) -> Path:
+    """P-neg's cells with red and blue swapped: another lab's stain, as far as the model can tell."""
+    import shutil
+
+    out = tmp_path_factory.mktemp("foreign") / "P-foreign"
+    shutil.copytree(patients["neg"], out)
+    for f in out.rglob("*.png"):
+        Image.fromarray(np.asarray(Image.open(f).convert("RGB"))[:, :, ::-1]).save(f)
+    return out
+

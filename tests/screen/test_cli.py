@@ -53,6 +53,18 @@ def test_screen_batch(cli_model, patients, tmp_path, capsys):
                                        "nucleus_lobes", "quality"]
 
 
+def test_screen_says_how_many_patients_are_unlike_the_reference(cli_model, patients, foreign_patient, tmp_path,
+                                                                capsys):
+    out = tmp_path / "out"
+    assert main(["screen", "--model", str(cli_model), str(patients["neg"]), str(foreign_patient),
+                 "--out", str(out), "--no-progress"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert "unlike" not in lines[0] and "; cells unlike the reference patients' (distance" in lines[1]
+    assert "screened 2 of 2 patient(s); 1 unlike the reference patients (their verdicts extrapolate)" in lines[2]
+    summary = pd.read_csv(out / "summary.csv")
+    assert summary["unlike_reference"].tolist() == [False, True]
+
+
 def test_screen_class_map(cli_model, patients, tmp_path, capsys):
     folder = tmp_path / "P-map"
     shutil.copytree(patients["pos"], folder)

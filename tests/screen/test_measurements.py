@@ -47,6 +47,16 @@ def test_screen_with_both_blocks(both_model, patients, stand_in_measure, tmp_pat
     assert all(c["quality"] == "ok" and c["nucleus_lobes"] == 1 for c in d["cells"])
     again = both_model.screen(patients["pos"], tmp_path / "pos", measure_fn=stand_in_measure)
     assert again.to_dict() == d
+    # the applicability check names the measurements furthest from the reference patients, by |z|
+    far = d["applicability"]["furthest"]
+    assert 1 <= len(far) <= 3 and [abs(m["z"]) for m in far] == sorted((abs(m["z"]) for m in far), reverse=True)
+    m = far[0]
+    ref = both_model.measurements_[m["cell_type"]]["reference"]
+    noun = {"PN": "neutrophils", "MO": "monocytes"}[m["cell_type"]]
+    label = {(f"vacuolated {noun}" if k == "vacuolated cells" else f"{noun}: {k}"): k for k in ref}
+    xs = np.array(list(ref[label[m["name"]]]["patients"].values()))
+    assert m["z"] == pytest.approx((m["patient"] - xs.mean()) / xs.std(ddof=1))
+    assert m["reference"] == [xs.min(), xs.max()]
 
 
 def test_measurements_only(reference, patients, stand_in_measure, tmp_path):

@@ -12,7 +12,7 @@ from vexscreen.screen import DISCLAIMER, scan_patient
 
 TOP_KEYS = ["format", "version", "vexscreen_version", "patient", "probability", "interval", "verdict",
             "statement", "cell_types", "reference", "measurements", "cells", "gallery", "ignored", "model",
-            "disclaimer"]
+            "disclaimer", "applicability"]
 CELL_KEYS = ["image", "cell_type", "score", "vacuole_count", "vacuole_area_um2", "nucleus_lobes", "quality"]
 
 
@@ -185,3 +185,31 @@ def test_cells_of_an_encodings_only_model_have_quality_ok(model, patients, tmp_p
     cells = model.screen(patients["neg"], tmp_path / "neg").to_dict()["cells"]
     assert cells and all(c["quality"] == "ok" and c["vacuole_count"] is None and c["nucleus_lobes"] is None
                          for c in cells)
+
+
+def test_applicability_of_patients_like_and_unlike_the_reference(model, patients, foreign_patient, tmp_path):
+    """Cells like the reference's are not flagged; the same cells with the stain's colours
+    swapped (another lab's stain, an untrained encoder's features) are further from the
+    reference than every reference patient: flagged, and the statement says so."""
+    like = model.screen(patients["neg"], tmp_path / "neg")
+    fit = like.applicability
+    assert fit["n_reference"] == 6 and set(fit["cell_types"]) == {"PN", "MO"} and not fit["flagged"]
+    assert fit["distance"] == max(fit["cell_types"].values()) and fit["furthest"] == []  # no measurements
+    assert "unlike" not in like.statement
+    unlike = model.screen(foreign_patient, tmp_path / "other")
+    fit = unlike.applicability
+    assert fit["flagged"] and fit["p_value"] == pytest.approx(1 / 7)
+    assert fit["distance"] > fit["reference_range"][1]
+    assert "; cells unlike the reference patients' (distance" in unlike.statement
+    assert unlike.to_dict()["applicability"] == fit
+
+
+def test_a_model_without_the_check_screens_as_before(model, patients, tmp_path):
+    import copy
+
+    older = copy.copy(model)
+    older.applicability_ = None
+    r = model.screen(patients["pos"], tmp_path / "a")
+    o = older.screen(patients["pos"], tmp_path / "b")
+    assert o.applicability is None and o.probability == r.probability
+    assert "unlike" not in o.statement

@@ -59,7 +59,9 @@ def run(args) -> int:
         entries.append(result.to_dict())
     summary, index = render_index(entries, args.out)
     failed = sum("error" in e for e in entries)
+    unlike = sum(bool((e.get("applicability") or {}).get("flagged")) for e in entries)
     print(f"screened {len(entries) - failed} of {len(entries)} patient(s)" + (f"; {failed} failed" if failed else "")
+          + (f"; {unlike} unlike the reference patients (their verdicts extrapolate)" if unlike else "")
           + f"; wrote {summary} and {index}")
     return 2 if failed else 0
 

@@ -3,11 +3,12 @@
 ``ReferenceModel(classes, cell_types, ...).fit({ct: blocks})`` -> ``.save(MODEL)``;
 ``ReferenceModel.load(MODEL).screen(PATIENT_DIR)`` -> a ``ScreeningResult``.
 """
+from .applicability import assess, fit_profile
 from .blocks import Block, join_blocks, load_block, restandardise
 from .combine import COMBINERS, combine, combined_from_evaluations, combined_patient_level
 from .files import FORMAT, TRUSTED_TYPES, VERSION, load_model, save_model
 from .reference import ReferenceModel
 
-__all__ = ["Block", "COMBINERS", "FORMAT", "ReferenceModel", "TRUSTED_TYPES", "VERSION", "combine",
+__all__ = ["Block", "assess", "fit_profile", "COMBINERS", "FORMAT", "ReferenceModel", "TRUSTED_TYPES", "VERSION", "combine",
            "combined_from_evaluations", "combined_patient_level", "join_blocks", "load_block", "load_model",
            "restandardise", "save_model"]

@@ -139,6 +139,7 @@ def model_document(model, encoders: dict, files: dict) -> dict:
                                   "n_cells": model.n_cells_[ct], "cells_dropped": model.cells_dropped_[ct]}
                              for ct in model.classifiers_},
         "reference": model.reference_,
+        "applicability": getattr(model, "applicability_", None),
         "files": dict(sorted(files.items())),
     }
 
@@ -221,6 +222,7 @@ def load_model(path):
     model.cells_dropped_ = {ct: per_type[ct]["cells_dropped"] for ct in doc["cell_types"]}
     model.encoders_ = {ct: _encoder_entry(path, e, doc["files"]) for ct, e in doc["encoders"].items()}
     model.reference_ = doc["reference"]
+    model.applicability_ = doc.get("applicability")  # None in a model saved before the check existed
     model.vexscreen_version_ = doc["vexscreen_version"]
     model.model_path_ = str(path)
     model.model_sha256_ = file_sha256(path / MODEL_JSON)

@@ -24,6 +24,7 @@ from ..evaluation.classifier import platt_svc
 from ..evaluation.metrics import auc_permutation_p, binary_metrics
 from ..evaluation.phenotype import patient_aggregates
 from ..exceptions import InputError
+from .applicability import fit_profile
 from .combine import check_combiner, combined_patient_level
 from .measures import reference_ranges
 
@@ -74,6 +75,7 @@ class ReferenceModel(BaseEstimator):
         if missing:
             raise InputError(f"no reference data for cell type(s) {missing}")
         self.classifiers_, self.blocks_, self.encoders_, self.measurements_ = {}, {}, {}, {}
+        self.applicability_ = {}
         per_type, self.n_cells_, self.cells_dropped_ = {}, {}, {}
         for ct in self.cell_types:
             blocks = as_blocks(blocks_per_cell_type[ct])
@@ -84,6 +86,7 @@ class ReferenceModel(BaseEstimator):
             self.cells_dropped_[ct] = dropped
             log.info("fitting %s: %d cells, %d patients", ct, len(X), meta["PATIENT"].nunique())
             per_type[ct] = self._fit_type(ct, X, meta)
+            self.applicability_[ct] = fit_profile(X, meta["PATIENT"].astype(str).to_numpy(), _dims(blocks))
             classes_of = per_type[ct]["groups"]
             self.measurements_[ct] = _measurement_info(blocks, table, meta, classes_of, classes)
         self.reference_ = self._reference(per_type)
@@ -187,6 +190,12 @@ def _figures(scores: dict, groups: dict, positive: str, threshold: float) -> dic
         return {"auc": None, "p_value": None, "sensitivity": None, "specificity": None}
     return {**binary_metrics(y, s, threshold), "p_value": auc_permutation_p(y, s),
             "n_positive": int(y.sum()), "n_negative": int(len(y) - y.sum())}
+
+
+def _dims(blocks) -> list[tuple[int, int]]:
+    """The (start, stop) columns of each block in the joined features (blocks in order)."""
+    stops = np.cumsum([b.dim for b in blocks]).tolist()
+    return list(zip([0] + stops[:-1], stops))
 
 
 def as_blocks(value) -> list:

@@ -6,7 +6,8 @@
   every image and figure embedded as a ``data:`` URI; a Content-Security-Policy forbids any
   network request or script). Top to bottom: the verdict line, the disclaimer, the per-cell-type
   table, the reference score distributions with this patient marked, the measurement table
-  against the reference classes, a gallery of the cells that push most (24) and least (12)
+  against the reference classes, whether the patient's cells are like the reference patients'
+  (:mod:`vexscreen.model.applicability`), a gallery of the cells that push most (24) and least (12)
   toward VEXAS (full size on click, pure CSS), the ignored class folders and unreadable files,
   and the model;
 * ``report.json``: exactly the ``result`` dict (everything the page shows comes from it);
@@ -37,6 +38,10 @@ The ``result`` schema (format ``vexscreen-screening``, version 1; docs/report.md
     model: {path, sha256, classes, positive, uses: ["encodings"|"measurements"],
             min_cells: {cell type: int}, vexscreen_version}
     disclaimer: str
+    applicability: {distance: float, p_value: float, flagged: bool, alpha: float, n_reference: int,
+                    reference_range: [lo, hi], cell_types: {PN|MO|LY: float}, method: str,
+                    furthest: [{cell_type, name, unit, patient, reference: [lo, hi], z}]} | null
+                                      # optional: is the patient like the reference patients?
     example: bool                     # optional: true only for :func:`example_result`'s made-up data
 
 Measurement values are in their ``unit``; with unit ``"%"`` they are percentages (0-100).
@@ -399,6 +404,22 @@ def _cell_rows(r: dict) -> list[dict]:
     return rows
 
 
+def applicability_context(fit) -> dict | None:
+    """The applicability check as the page words it (None when the result has none)."""
+    if not isinstance(fit, dict) or not _numbers(fit, "distance", "p_value", "n_reference"):
+        return None
+    n = int(fit["n_reference"])
+    as_far = max(0, round(fit["p_value"] * (n + 1)) - 1)  # reference patients at least as distant
+    lo, hi = fit.get("reference_range") or [None, None]
+    return {"flagged": bool(fit.get("flagged")), "distance": f"{fit['distance']:.2f}",
+            "p": f"{fit['p_value']:.2g}", "n": n, "chance": f"1 in {n + 1}" if n < 19 else
+            f"{100 * fit.get('alpha', 0.05):.0f}%", "further_than": n - as_far,
+            "range": f"{lo:.2f}-{hi:.2f}" if lo is not None and hi is not None else "n/a",
+            "furthest": [{"name": m["name"], "value": format_value(m["patient"], m["unit"]),
+                          "range": format_range(m["reference"], m["unit"]), "z": f"{m['z']:+.1f}"}
+                         for m in fit.get("furthest") or []]}
+
+
 def _measure_rows(r: dict, columns) -> list[dict]:
     rows = []
     for m in r["measurements"]:
@@ -436,6 +457,7 @@ def page_context(r: dict, image_root=None) -> dict:
         "r": r, "columns": columns, "positive": ref["classes"][-1],
         "verdict_class": r["verdict"].lower().replace(" ", "-"),
         "cell_rows": _cell_rows(r), "measure_rows": _measure_rows(r, columns),
+        "fit": applicability_context(r.get("applicability")),
         "score_figure": score_figure(r), "cell_type_figure": cell_type_figure(r),
         "patient_level": format_patient_level(pl) if _numbers(pl, "auc", "p_value") else "",
         "n_reference": {c: len(ref["scores"].get(c, [])) for c in ref["classes"]},
@@ -502,21 +524,24 @@ def render_patient_report(result: dict, out_dir, image_root=None) -> Path:
 
 
 def summary_frame(results: list[dict]) -> pd.DataFrame:
-    """One row per patient: status (ok / error), verdict, probability, interval, cells per type,
-    report path or error."""
+    """One row per patient: status (ok / error), verdict, probability, interval, the applicability
+    check (flag, distance, p; empty when not checked), cells per type, report path or error."""
     rows = []
     for r in results:
         cts = r.get("cell_types") or {}
         interval = r.get("interval") or [None, None]
         ok = "error" not in r
+        fit = r.get("applicability") or {}
         rows.append({"patient": r["patient"], "status": "ok" if ok else "error",
                      "verdict": r.get("verdict", "") if ok else "",
                      "probability": r.get("probability"), "interval_low": interval[0],
-                     "interval_high": interval[1],
+                     "interval_high": interval[1], "unlike_reference": fit.get("flagged"),
+                     "reference_distance": fit.get("distance"), "reference_p": fit.get("p_value"),
                      **{f"n_{ct}": cts[ct]["n_cells"] if ct in cts else None for ct in CELL_TYPES},
                      "report": f"{r['patient']}/report.html" if ok else "",
                      "error": "" if ok else r["error"]})
     columns = ["patient", "status", "verdict", "probability", "interval_low", "interval_high",
+               "unlike_reference", "reference_distance", "reference_p",
                *[f"n_{ct}" for ct in CELL_TYPES], "report", "error"]
     return pd.DataFrame(rows, columns=columns).astype({f"n_{ct}": "Int64" for ct in CELL_TYPES})
 
@@ -709,5 +734,15 @@ def example_result(image_root, n_cells: dict | None = None, seed: int = 0) -> di
                   "classes": ["MDS", "UBA1-WT", "VEXAS"], "positive": "VEXAS",
                   "uses": ["encodings", "measurements"], "min_cells": dict(EXAMPLE_MIN_CELLS),
                   "vexscreen_version": __version__},
-        "disclaimer": DISCLAIMER,
+        "disclaimer": DISCLAIMER, "applicability": _example_applicability(p is not None),
     }
+
+
+def _example_applicability(assessable: bool) -> dict | None:
+    """A made-up applicability check: like the study's 12 reference patients (not flagged)."""
+    if not assessable:
+        return None
+    return {"method": "(example: made up)", "distance": 1.12, "p_value": 6 / 13, "flagged": False, "alpha": 0.05,
+            "n_reference": 12, "reference_range": [0.74, 2.31], "cell_types": {"PN": 1.12, "MO": 0.97},
+            "furthest": [{"cell_type": "PN", "name": "vacuolated neutrophils", "unit": "%", "patient": 38.0,
+                          "reference": [0.0, 41.0], "z": 1.9}]}

@@ -13,12 +13,14 @@ import numpy as np
 
 from .. import __version__ as VEXSCREEN_VERSION
 from ..study import CELL_TYPE_NAMES
+from ..model.applicability import assess, furthest_measurements
 from ..model.combine import combine, combine_rows
 from ..model.measures import VACUOLATED, cell_values, patient_values
 from .result import CellTypeResult, ScreeningResult, statement_of, type_note, verdict_of
 
 GALLERY_TOP = 24
 GALLERY_BOTTOM = 12
+UNLIKE = "cells unlike the reference patients'"
 
 
 def build_result(model, scan, per_type: dict, work: Path | None) -> ScreeningResult:
@@ -41,13 +43,39 @@ def build_result(model, scan, per_type: dict, work: Path | None) -> ScreeningRes
     verdict = verdict_of(probability, float(model.threshold), positive)
     counts = {ct: int(r["n"]) for ct, r in per_type.items()}
     cells = _cells(per_type)
+    fit = applicability(model, per_type, used)
+    statement = statement_of(verdict, probability, interval, counts, assessable, min_cells)
+    if fit and fit["flagged"]:
+        lo, hi = fit["reference_range"]
+        statement += f"; {UNLIKE} (distance {fit['distance']:.1f}, theirs {lo:.1f}-{hi:.1f}; p = {fit['p_value']:.2g})"
     return ScreeningResult(
-        patient=scan.name, probability=probability, interval=interval, verdict=verdict,
-        statement=statement_of(verdict, probability, interval, counts, assessable, min_cells),
+        patient=scan.name, probability=probability, interval=interval, verdict=verdict, statement=statement,
         cell_types=cell_types, reference=reference_summary(model), measurements=_measurements(model, per_type),
         cells=cells, gallery=gallery(cells, used), ignored=_ignored(scan, per_type),
-        model=model_summary(model), vexscreen_version=VEXSCREEN_VERSION, image_root=str(scan.root),
+        model=model_summary(model), vexscreen_version=VEXSCREEN_VERSION, applicability=fit,
+        image_root=str(scan.root),
         encodings={ct: str(work / ct) for ct in per_type} if work is not None else {})
+
+
+def applicability(model, per_type: dict, used: list[str]) -> dict | None:
+    """The patient against the reference patients (:mod:`vexscreen.model.applicability`), over its
+    assessable types, with the measurements furthest from the reference's; None when the model has no
+    reference profile (saved before the check existed) or no type is assessable."""
+    profiles = getattr(model, "applicability_", None) or {}
+    fit = assess(profiles, {ct: per_type[ct]["mean_cell"] for ct in used if per_type[ct]["mean_cell"] is not None})
+    if fit is None:
+        return None
+    refs = {ct: (model.measurements_.get(ct) or {}).get("reference") for ct in used}
+    mine = {ct: patient_values(per_type[ct]["table"]) for ct in used
+            if per_type[ct]["table"] is not None and len(per_type[ct]["table"])}
+    fit["furthest"] = [{**m, "name": _measure_label(m["cell_type"], m["name"])}
+                       for m in furthest_measurements({ct: r for ct, r in refs.items() if r}, mine)]
+    return fit
+
+
+def _measure_label(ct: str, name: str) -> str:
+    noun = CELL_TYPE_NAMES.get(ct, ct)
+    return f"vacuolated {noun}" if name == VACUOLATED else f"{noun}: {name}"
 
 
 def _interval(reps: np.ndarray, level: float, estimate: float) -> list[float]:
@@ -85,10 +113,8 @@ def _measurements(model, per_type: dict) -> list[dict]:
         if not ref:
             continue
         mine = patient_values(r["table"]) if r["table"] is not None and len(r["table"]) else {}
-        noun = CELL_TYPE_NAMES.get(ct, ct)
         for name, entry in ref.items():
-            label = f"vacuolated {noun}" if name == VACUOLATED else f"{noun}: {name}"
-            out.append({"name": label, "unit": entry["unit"], "patient": mine.get(name),
+            out.append({"name": _measure_label(ct, name), "unit": entry["unit"], "patient": mine.get(name),
                         "reference": entry["reference"]})
     return out
 

@@ -53,6 +53,7 @@ class ScreeningResult:
     model: dict
     vexscreen_version: str
     disclaimer: str = DISCLAIMER
+    applicability: dict | None = None
     image_root: str = ""
     encodings: dict = field(default_factory=dict)
 
@@ -64,7 +65,7 @@ class ScreeningResult:
             "cell_types": {ct: r.to_dict() for ct, r in self.cell_types.items()},
             "reference": self.reference, "measurements": self.measurements, "cells": self.cells,
             "gallery": self.gallery, "ignored": self.ignored, "model": self.model,
-            "disclaimer": self.disclaimer,
+            "disclaimer": self.disclaimer, "applicability": self.applicability,
         }
 
     def cells_frame(self) -> pd.DataFrame:

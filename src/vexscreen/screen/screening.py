@@ -142,11 +142,12 @@ def _resumable(folder: Path, info: dict, geometry: dict, images: list[str]) -> b
 # ------------------------------------------------------------------ scores
 def _score_type(model, ct, scan, folder, measure_fn, progress, workers) -> dict:
     n = scan.n_cells(ct)
-    out = {"n": n, "scores": np.zeros(0), "images": [], "table": None, "p": None, "reps": None}
+    out = {"n": n, "scores": np.zeros(0), "images": [], "table": None, "p": None, "reps": None, "mean_cell": None}
     if n == 0:
         return out
     X, images, table = cell_features(model, ct, scan, folder, measure_fn, progress=progress, workers=workers)
-    out.update(n=len(X), scores=model.score_cells(ct, X), images=images, table=table)
+    out.update(n=len(X), scores=model.score_cells(ct, X), images=images, table=table,
+               mean_cell=X.mean(axis=0) if len(X) else None)
     if len(X) >= int(model.min_cells):
         out["p"], out["reps"] = patient_probability(model, ct, X)
     return out

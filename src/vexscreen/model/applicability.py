@@ -1,0 +1,127 @@
+"""Is a new patient like the reference patients? A conformal check of where the model applies.
+
+A model knows only the cells of its reference cohort: one lab's scanner, stain and
+magnification. Cells from elsewhere (another analyser, another stain, another pixel
+size) still get a probability, and nothing in the probability says it extrapolates.
+This check says so, with a false-alarm rate that holds by construction.
+
+Per cell type, a patient is summarised by the mean of its cells' features, in the
+model's own feature space (each block L2-normalised, as the classifier sees them).
+Its *distance* to the reference is, per block, the root mean square of its z-scores
+against the reference patients' means and standard deviations (a standard deviation
+is floored at ``SD_FLOOR`` x the block's median, so a feature on which the reference
+patients happen to agree does not dominate), averaged over blocks (each weighs the
+same, as in the classifier), and the largest over the patient's assessable cell types.
+
+Each reference patient's distance is computed against the *other* reference patients
+(leave one out), as a new patient's is against all of them. The conformal p-value is
+p = (1 + number of reference patients at least as distant) / (n + 1) (Vovk, Gammerman
+and Shafer, *Algorithmic learning in a random world*, 2005): for a new patient
+exchangeable with the reference ones, p <= a happens with probability at most about a.
+A patient is flagged when p <= max(``ALPHA``, 1 / (n + 1)): with a reference of fewer
+than 19 patients, when it is further than every reference patient, which happens to
+1 / (n + 1) of patients like the reference's (1 in 13 for the demo's 12).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+METHOD = ("conformal (leave one reference patient out): per cell type, the patient's mean cell, "
+          "root mean square z-score against the reference patients per feature block, blocks "
+          "averaged; the largest over the assessable cell types")
+ALPHA = 0.05
+SD_FLOOR = 0.1
+MIN_PATIENTS = 3
+
+
+def fit_profile(X: np.ndarray, patients, block_dims) -> dict | None:
+    """The reference of one cell type: per block, the patients' mean and sd, and each patient's
+    leave-one-out distance. ``block_dims``: the columns of each block in ``X``, as (start, stop).
+    None with fewer than ``MIN_PATIENTS`` patients (no standard deviation left out one)."""
+    patients = np.asarray(patients).astype(str)
+    names = list(dict.fromkeys(patients.tolist()))
+    if len(names) < MIN_PATIENTS:
+        return None
+    V = np.stack([np.asarray(X[patients == p], dtype=np.float64).mean(axis=0) for p in names])
+    blocks, loo = [], np.zeros(len(names))
+    for start, stop in block_dims:
+        B = V[:, start:stop]
+        sd = B.std(axis=0, ddof=1)
+        floor = _floor(sd)
+        blocks.append({"start": int(start), "stop": int(stop), "mean": B.mean(axis=0).tolist(),
+                       "std": np.maximum(sd, floor).tolist(), "floor": floor})
+        loo += _leave_one_out(B, floor)
+    loo /= len(block_dims)
+    return {"blocks": blocks, "loo": dict(zip(names, loo.tolist()))}
+
+
+def _floor(sd: np.ndarray) -> float:
+    med = float(np.median(sd)) if sd.size else 0.0
+    return SD_FLOOR * med if med > 0 else 1e-12
+
+
+def _leave_one_out(B: np.ndarray, floor: float) -> np.ndarray:
+    """Each row's RMS z-score against the other rows' mean and sd (ddof 1), in closed form."""
+    n = len(B)
+    S, Q = B.sum(axis=0), (B ** 2).sum(axis=0)
+    mean = (S - B) / (n - 1)
+    var = (Q - B ** 2 - (n - 1) * mean ** 2) / (n - 2)
+    sd = np.maximum(np.sqrt(np.clip(var, 0.0, None)), floor)
+    return np.sqrt(np.mean(((B - mean) / sd) ** 2, axis=1))
+
+
+def distance(profile: dict, mean_cell: np.ndarray) -> float:
+    """A patient's distance to the reference of one cell type (its mean cell, model features)."""
+    v = np.asarray(mean_cell, dtype=np.float64)
+    per_block = [np.sqrt(np.mean(((v[b["start"]:b["stop"]] - np.asarray(b["mean"])) / np.asarray(b["std"])) ** 2))
+                 for b in profile["blocks"]]
+    return float(np.mean(per_block))
+
+
+def assess(profiles: dict, mean_cells: dict, alpha: float = ALPHA) -> dict | None:
+    """Where a new patient stands against the reference patients.
+
+    ``profiles``: ``{cell type: fit_profile(...)}`` (the model's ``applicability_``);
+    ``mean_cells``: ``{cell type: the patient's mean cell}`` of its assessable types.
+    Returns ``{"method", "distance", "p_value", "flagged", "alpha", "n_reference",
+    "reference_range", "cell_types"}``; None when no type can be checked.
+    """
+    types = [ct for ct in mean_cells if (profiles or {}).get(ct)]
+    if not types:
+        return None
+    per_type = {ct: distance(profiles[ct], mean_cells[ct]) for ct in types}
+    d = max(per_type.values())
+    ref = {}
+    for ct in types:
+        for p, s in profiles[ct]["loo"].items():
+            ref[p] = max(ref.get(p, -np.inf), float(s))
+    scores = np.array(sorted(ref.values()))
+    n = len(scores)
+    p_value = (1 + int(np.sum(scores >= d))) / (n + 1)
+    return {"method": METHOD, "distance": d, "p_value": p_value,
+            "flagged": bool(p_value <= max(alpha, 1.0 / (n + 1))), "alpha": alpha, "n_reference": n,
+            "reference_range": [float(scores[0]), float(scores[-1])], "cell_types": per_type}
+
+
+def furthest_measurements(measurements: dict, patient_values: dict, k: int = 3) -> list[dict]:
+    """The ``k`` measurements where the patient lies furthest from the reference patients.
+
+    ``measurements``: ``{cell type: model.measurements_[ct]["reference"]}`` (per measure, the
+    reference patients' values); ``patient_values``: ``{cell type: {measure: value}}``. Each
+    entry: cell type, measure, unit, the patient's value, the reference patients' [lowest,
+    highest] and the z-score against them (reference patients' mean and sd).
+    """
+    out = []
+    for ct, ref in measurements.items():
+        mine = patient_values.get(ct) or {}
+        for name, entry in (ref or {}).items():
+            xs = np.array([v for v in entry.get("patients", {}).values() if v is not None], dtype=float)
+            v = mine.get(name)
+            if v is None or xs.size < 2 or not np.isfinite(v):
+                continue
+            sd = xs.std(ddof=1)
+            if sd <= 0:
+                continue
+            out.append({"cell_type": ct, "name": name, "unit": entry.get("unit", ""), "patient": float(v),
+                        "reference": [float(xs.min()), float(xs.max())], "z": float((v - xs.mean()) / sd)})
+    return sorted(out, key=lambda m: -abs(m["z"]))[:k]
