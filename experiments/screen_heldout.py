@@ -24,9 +24,19 @@ Run (after `vexscreen demo --out demo_out`; about 5 min on 2 CPU cores for 18 pa
     .venv/bin/python experiments/screen_heldout.py --out experiments/out/screen_heldout --features measurements \
         --statistic mean --source-images ../shared/data/wbc
 
-Writes experiments/results/screen_heldout.json (`screen_heldout_<features>[_mean][_real_texture].json`
-for measurements or both, `--statistic mean`, `--source-images`); resumable (phantoms, encodings and
-measurements are kept in OUT).
+Each patient's row also records the model's applicability check (docs/screening.md, section 4b:
+its distance to the reference patients, conformal p, flagged or not). `--heldout-source-images`
+screens held-out patients of the other texture than the reference's (`drawn`, or a folder of real
+cells): a model on drawn cells meets real ones, and the other way round.
+
+    .venv/bin/python experiments/screen_heldout.py --demo demo_out --out experiments/out/screen_heldout \
+        --features measurements --statistic mean --heldout-source-images ../shared/data/wbc
+    .venv/bin/python experiments/screen_heldout.py --out experiments/out/screen_heldout --features measurements \
+        --statistic mean --source-images ../shared/data/wbc --heldout-source-images drawn
+
+Writes experiments/results/screen_heldout.json (`screen_heldout_<features>[_mean][_real_texture]
+[_heldout_real|_heldout_drawn].json` for measurements or both, `--statistic mean`, `--source-images`,
+`--heldout-source-images`); resumable (phantoms, encodings and measurements are kept in OUT).
 """
 from __future__ import annotations
 
@@ -111,7 +121,18 @@ def figures(rows: list[dict]) -> dict:
     others = [r["probability"] for r in rows if r["truth"] != "VEXAS"]
     out["vexas_above_all_others"] = int(sum(v > max(others) for v in vexas))
     out["lowest_vexas"], out["highest_other"] = float(min(vexas)), float(max(others))
+    checked = [r for r in rows if r.get("unlike_reference") is not None]
+    out["unlike_reference"] = {"flagged": sum(r["unlike_reference"] for r in checked), "checked": len(checked),
+                               "per_class": {c: sum(r["unlike_reference"] for r in checked if r["truth"] == c)
+                                             for c in CLASSES}}
     return out
+
+
+def applicability_row(fit: dict | None) -> dict:
+    """The applicability check of one screened patient (None fields when not checked)."""
+    fit = fit or {}
+    return {"unlike_reference": fit.get("flagged"), "reference_distance": fit.get("distance"),
+            "reference_p": fit.get("p_value"), "reference_range": fit.get("reference_range")}
 
 
 def main(argv=None) -> None:
@@ -130,6 +151,9 @@ def main(argv=None) -> None:
                     help="real texture: the reference (the demo's phantom settings, DEMO_PHANTOM) and the "
                          "held-out patients are real normal cells of DIR with the phenotype's vacuoles planted "
                          "(phantom --source-images); needs --features measurements (no encoder is trained on them)")
+    ap.add_argument("--heldout-source-images", default=None, metavar="DIR|drawn",
+                    help="the held-out patients' texture when it differs from the reference's: a folder of real "
+                         "cells (vacuoles planted), or 'drawn' (default: the reference's)")
     ap.add_argument("--model-cell-types", default=",".join(CELL_TYPES),
                     help="the cell types the model rests on (the held-out patients keep both)")
     args = ap.parse_args(argv)
@@ -138,6 +162,11 @@ def main(argv=None) -> None:
         ap.error(f"--model-cell-types: choose from {','.join(CELL_TYPES)}")
     if args.source_images is not None and args.features != "measurements":
         ap.error("--source-images needs --features measurements")
+    heldout_images = args.source_images
+    if args.heldout_source_images is not None:
+        heldout_images = None if args.heldout_source_images == "drawn" else Path(args.heldout_source_images)
+        if heldout_images is not None and args.features != "measurements":
+            ap.error("--heldout-source-images DIR needs --features measurements")
     library_log()
     t0 = time.perf_counter()
     seeds = [int(s) for s in args.seeds.split(",")]
@@ -151,15 +180,18 @@ def main(argv=None) -> None:
     name = args.features + ("" if args.statistic == "median" else f"_{args.statistic}")
     name += "" if args.source_images is None else "_real_texture"
     name += "" if model_types == CELL_TYPES else "_" + "_".join(model_types)
+    if (heldout_images is None) != (args.source_images is None):
+        name += "_heldout_drawn" if heldout_images is None else "_heldout_real"
     model = ReferenceModel(classes=CLASSES, cell_types=model_types, statistic=args.statistic).fit(blocks)
     model = ReferenceModel.load(model.save(args.out / f"model_{name}"))
     rows = []
-    for folder, truth in heldout_folders(args.out, seeds, args.cells, args.workers, args.source_images).items():
+    for folder, truth in heldout_folders(args.out, seeds, args.cells, args.workers, heldout_images).items():
         r = model.screen(folder, args.out / f"screened_{name}" / folder.parent.name / folder.name)
         rows.append({"patient": f"{folder.parent.name}/{folder.name}", "truth": truth,
                      "probability": r.probability, "interval": r.interval, "verdict": r.verdict,
                      **{f"p_{ct}": c.probability for ct, c in r.cell_types.items()},
-                     **{f"n_{ct}": c.n_cells for ct, c in r.cell_types.items()}})
+                     **{f"n_{ct}": c.n_cells for ct, c in r.cell_types.items()},
+                     **applicability_row(r.applicability)})
         print(f"{rows[-1]['patient']:<24} {truth:<8} {r.statement}", flush=True)
     per_class = {c: sorted(round(r["probability"], 4) for r in rows if r["truth"] == c) for c in CLASSES}
     result = {"features": args.features, "seeds": seeds, "cells_per_type_per_patient": 2 * args.cells,
