@@ -62,7 +62,8 @@ def applicability(model, per_type: dict, used: list[str]) -> dict | None:
     assessable types, with the measurements furthest from the reference's; None when the model has no
     reference profile (saved before the check existed) or no type is assessable."""
     profiles = getattr(model, "applicability_", None) or {}
-    fit = assess(profiles, {ct: per_type[ct]["mean_cell"] for ct in used if per_type[ct]["mean_cell"] is not None})
+    fit = assess(profiles, {ct: per_type[ct]["mean_cell"] for ct in used if per_type[ct]["mean_cell"] is not None},
+                 {ct: int(per_type[ct]["n"]) for ct in used})
     if fit is None:
         return None
     refs = {ct: (model.measurements_.get(ct) or {}).get("reference") for ct in used}
