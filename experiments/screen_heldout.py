@@ -34,8 +34,11 @@ cells): a model on drawn cells meets real ones, and the other way round.
     .venv/bin/python experiments/screen_heldout.py --out experiments/out/screen_heldout --features measurements \
         --statistic mean --source-images ../shared/data/wbc --heldout-source-images drawn
 
+`--combiner weighted` weighs each cell type by its evidence on the reference patients
+(docs/screening.md, section 5).
+
 Writes experiments/results/screen_heldout.json (`screen_heldout_<features>[_mean][_real_texture]
-[_heldout_real|_heldout_drawn].json` for measurements or both, `--statistic mean`, `--source-images`,
+[_<combiner>][_heldout_real|_heldout_drawn].json` for measurements or both, `--statistic mean`, `--source-images`,
 `--heldout-source-images`); resumable (phantoms, encodings and measurements are kept in OUT).
 """
 from __future__ import annotations
@@ -154,6 +157,8 @@ def main(argv=None) -> None:
     ap.add_argument("--heldout-source-images", default=None, metavar="DIR|drawn",
                     help="the held-out patients' texture when it differs from the reference's: a folder of real "
                          "cells (vacuoles planted), or 'drawn' (default: the reference's)")
+    ap.add_argument("--combiner", choices=("mean", "logit_mean", "weighted"), default="mean",
+                    help="how the model combines cell types (fit-model --combiner)")
     ap.add_argument("--model-cell-types", default=",".join(CELL_TYPES),
                     help="the cell types the model rests on (the held-out patients keep both)")
     args = ap.parse_args(argv)
@@ -180,9 +185,11 @@ def main(argv=None) -> None:
     name = args.features + ("" if args.statistic == "median" else f"_{args.statistic}")
     name += "" if args.source_images is None else "_real_texture"
     name += "" if model_types == CELL_TYPES else "_" + "_".join(model_types)
+    name += "" if args.combiner == "mean" else f"_{args.combiner}"
     if (heldout_images is None) != (args.source_images is None):
         name += "_heldout_drawn" if heldout_images is None else "_heldout_real"
-    model = ReferenceModel(classes=CLASSES, cell_types=model_types, statistic=args.statistic).fit(blocks)
+    model = ReferenceModel(classes=CLASSES, cell_types=model_types, statistic=args.statistic,
+                           combiner=args.combiner).fit(blocks)
     model = ReferenceModel.load(model.save(args.out / f"model_{name}"))
     rows = []
     for folder, truth in heldout_folders(args.out, seeds, args.cells, args.workers, heldout_images).items():
@@ -200,8 +207,8 @@ def main(argv=None) -> None:
                         "uses": model.uses,
                         "reference_lopo": {ct: {"auc": r["auc"], "p_value": r["p_value"]}
                                            for ct, r in model.reference_["cell_types"].items()},
-                        "reference_lopo_combined": {k: model.reference_["patient_level"][k]
-                                                    for k in ("auc", "p_value")}},
+                        "reference_lopo_combined": {k: model.reference_["patient_level"].get(k)
+                                                    for k in ("auc", "p_value", "combiner", "weights")}},
               "per_class": per_class,
               "per_class_mean": {c: float(np.mean(v)) for c, v in per_class.items()},
               "figures": figures(rows), "patients": rows, "seconds": round(time.perf_counter() - t0, 1),

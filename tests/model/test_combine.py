@@ -9,6 +9,7 @@ import pytest
 
 from vexscreen.exceptions import InputError
 from vexscreen.model import combine, combined_from_evaluations, combined_patient_level
+from vexscreen.model.combine import combine_rows, evidence_weights
 
 
 def test_combiners():
@@ -62,3 +63,32 @@ def test_combined_from_evaluate_results():
     results["MO"]["positive"] = "UBA1-WT"
     with pytest.raises(InputError, match="different positive classes"):
         combined_from_evaluations(results)
+
+
+def test_weighted_combiner_weighs_each_type_by_its_reference_evidence():
+    assert combine([0.2, 0.8], "weighted", [1.0, 0.0]) == pytest.approx(0.2)
+    assert combine([0.2, 0.8], "weighted", [0.5, 0.25]) == pytest.approx((0.1 + 0.2) / 0.75)
+    assert combine([0.2, 0.8], "weighted", [0.0, 0.0]) == pytest.approx(0.5)  # all at chance: the mean
+    assert combine([0.2, None, 0.8], "weighted", [1.0, 5.0, 1.0]) == pytest.approx(0.5)  # weights follow
+    P = np.array([[0.2, 0.8], [0.4, 0.6]])
+    assert combine_rows(P, "weighted", [3.0, 1.0]) == pytest.approx([0.35, 0.45])
+
+
+def test_evidence_weights_and_the_honest_combined_figure():
+    """PN orders every pair of reference patients right (weight 1), MO none better than chance
+    (weight 0); each patient's combined score uses weights computed without its own scores."""
+    classes = {"a": "VEXAS", "b": "VEXAS", "c": "VEXAS", "d": "UBA1-WT", "e": "UBA1-WT", "f": "UBA1-WT"}
+    scores = {"PN": {"a": 0.9, "b": 0.8, "c": 0.7, "d": 0.3, "e": 0.2, "f": 0.1},
+              "MO": {"a": 0.2, "b": 0.9, "c": 0.4, "d": 0.8, "e": 0.3, "f": 0.5}}
+    w = evidence_weights(scores, classes, "VEXAS")
+    assert w["PN"] == 1.0 and w["MO"] == pytest.approx(max(0.0, 2 * (4 / 9) - 1))  # MO AUC 4/9: weight 0
+    r = combined_patient_level(scores, classes, "VEXAS", combiner="weighted")
+    assert r["weights"] == w and r["combiner"] == "weighted"
+    for p in classes:
+        own = evidence_weights(scores, classes, "VEXAS", exclude=p)
+        expected = (own["PN"] * scores["PN"][p] + own["MO"] * scores["MO"][p]) / (own["PN"] + own["MO"])
+        assert r["scores"][p] == pytest.approx(expected)
+    assert r["auc"] == 1.0 and combined_patient_level(scores, classes, "VEXAS")["auc"] < 1.0
+    # leaving out a patient changes the weights it is combined with: b alone makes MO look useful
+    assert evidence_weights(scores, classes, "VEXAS", exclude="a")["MO"] != w["MO"]
+    assert evidence_weights({"PN": {"a": 0.9, "b": 0.1}}, {"a": "VEXAS", "b": "VEXAS"}, "VEXAS") == {"PN": 0.0}

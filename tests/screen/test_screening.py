@@ -213,3 +213,24 @@ def test_a_model_without_the_check_screens_as_before(model, patients, tmp_path):
     o = older.screen(patients["pos"], tmp_path / "b")
     assert o.applicability is None and o.probability == r.probability
     assert "unlike" not in o.statement
+
+
+def test_weighted_combiner_screens_with_the_reference_weights(reference, patients, tmp_path):
+    from vexscreen.model import ReferenceModel
+    from vexscreen.report.screening import render_patient_report
+
+    fitted = ReferenceModel(classes=("UBA1-WT", "VEXAS"), cell_types=("PN", "MO"), combiner="weighted",
+                            n_aggregates=20, min_cells=8, n_bootstrap=16)
+    fitted.fit({ct: reference["enc"] / ct for ct in ("PN", "MO")})
+    model = ReferenceModel.load(fitted.save(tmp_path / "model"))
+    w = model.reference_["patient_level"]["weights"]
+    assert set(w) == {"PN", "MO"} and all(0.0 <= v <= 1.0 for v in w.values()) and sum(w.values()) > 0
+    r = model.screen(patients["pos"], tmp_path / "pos")
+    p = {ct: c.probability for ct, c in r.cell_types.items()}
+    assert r.probability == pytest.approx((w["PN"] * p["PN"] + w["MO"] * p["MO"]) / (w["PN"] + w["MO"]))
+    assert r.interval[0] <= r.probability <= r.interval[1]
+    d = r.to_dict()
+    assert d["reference"]["patient_level"]["combiner"] == "weighted" and d["reference"]["patient_level"]["weights"] == w
+    page = render_patient_report(d, tmp_path / "report", r.image_root).read_text()
+    assert "evidence on the reference patients, max(0, 2 AUC - 1)" in page
+    assert f"neutrophils {w['PN']:.2f}" in page

@@ -7,7 +7,7 @@ from . import add_command, split_list
 from .options import add_aggregate_options, open_fraction, positive_int, probability, seed
 
 #: vexscreen.model.combine.COMBINERS, named here so `--help` does not import scikit-learn (tested)
-COMBINER_NAMES = ("mean", "logit_mean")
+COMBINER_NAMES = ("mean", "logit_mean", "weighted")
 
 
 HELP = "fit a reference model for screening new patients"
@@ -31,7 +31,8 @@ def register(sub) -> None:
                    help="fewest cells of a type for it to count for a patient (docs/screening.md)")
     add_aggregate_options(p)
     p.add_argument("--combiner", choices=COMBINER_NAMES, default="mean",
-                   help="how per-type probabilities make one")
+                   help="how per-type probabilities make one: their mean, the mean of their log-odds, or "
+                        "weighted by each type's reference evidence (docs/screening.md)")
     p.add_argument("--threshold", type=probability, default=0.5, metavar="P", help="verdict threshold")
     p.add_argument("--bootstrap", type=positive_int, default=200, metavar="N",
                    help="bootstrap replicates for a patient's interval")
@@ -94,6 +95,9 @@ def describe(model) -> list[str]:
         cells = sum(model.n_cells_[ct].values())
         lines.append(f"  {ct}: {len(r['scores'])} patients, {cells:,} cells; {_figure(r)}")
     pl = ref["patient_level"]
-    lines.append(f"  combined ({pl['combiner']} of {', '.join(pl['cell_types'])}, types with at least "
+    weights = ""
+    if pl.get("weights"):
+        weights = " weights " + ", ".join(f"{ct} {w:.2f}" for ct, w in pl["weights"].items()) + ";"
+    lines.append(f"  combined ({pl['combiner']} of {', '.join(pl['cell_types'])};{weights} types with at least "
                  f"{pl['min_cells']} cells): {_figure(pl)}")
     return lines

@@ -420,6 +420,17 @@ def applicability_context(fit) -> dict | None:
                          for m in fit.get("furthest") or []]}
 
 
+def combine_note(level) -> str:
+    """How the combined probability is made, from ``reference.patient_level`` (``""`` when unsaid)."""
+    combiner = (level or {}).get("combiner")
+    if combiner == "weighted" and isinstance(level.get("weights"), dict):
+        w = ", ".join(f"{CELL_TYPE_NAMES.get(ct, ct)} {v:.2f}" for ct, v in level["weights"].items())
+        return (f"Combined: the assessable types' probabilities weighted by each type's evidence on the "
+                f"reference patients, max(0, 2 AUC - 1) of its leave-one-patient-out scores ({w}).")
+    return {"mean": "Combined: the mean of the assessable types' probabilities.",
+            "logit_mean": "Combined: the mean of the assessable types' log-odds."}.get(combiner, "")
+
+
 def _measure_rows(r: dict, columns) -> list[dict]:
     rows = []
     for m in r["measurements"]:
@@ -457,7 +468,7 @@ def page_context(r: dict, image_root=None) -> dict:
         "r": r, "columns": columns, "positive": ref["classes"][-1],
         "verdict_class": r["verdict"].lower().replace(" ", "-"),
         "cell_rows": _cell_rows(r), "measure_rows": _measure_rows(r, columns),
-        "fit": applicability_context(r.get("applicability")),
+        "fit": applicability_context(r.get("applicability")), "combine_note": combine_note(pl),
         "score_figure": score_figure(r), "cell_type_figure": cell_type_figure(r),
         "patient_level": format_patient_level(pl) if _numbers(pl, "auc", "p_value") else "",
         "n_reference": {c: len(ref["scores"].get(c, [])) for c in ref["classes"]},

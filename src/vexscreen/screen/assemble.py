@@ -34,11 +34,12 @@ def build_result(model, scan, per_type: dict, work: Path | None) -> ScreeningRes
         cell_types[ct] = CellTypeResult(int(r["n"]), r["p"], _interval(r["reps"], level, r["p"]) if ok else None,
                                         ok, type_note(int(r["n"]), ct, min_cells))
     used = [ct for ct in per_type if assessable[ct]]
-    probability = combine([per_type[ct]["p"] for ct in used], model.combiner)
+    weights = type_weights(model, used)
+    probability = combine([per_type[ct]["p"] for ct in used], model.combiner, weights)
     interval = None
     if used:
         reps = np.column_stack([per_type[ct]["reps"] for ct in used])
-        interval = _interval(combine_rows(reps, model.combiner), level, probability)
+        interval = _interval(combine_rows(reps, model.combiner, weights), level, probability)
     positive = model.classes[-1]
     verdict = verdict_of(probability, float(model.threshold), positive)
     counts = {ct: int(r["n"]) for ct, r in per_type.items()}
@@ -55,6 +56,14 @@ def build_result(model, scan, per_type: dict, work: Path | None) -> ScreeningRes
         model=model_summary(model), vexscreen_version=VEXSCREEN_VERSION, applicability=fit,
         image_root=str(scan.root),
         encodings={ct: str(work / ct) for ct in per_type} if work is not None else {})
+
+
+def type_weights(model, types: list[str]) -> list[float] | None:
+    """The ``weighted`` combiner's weights of ``types`` (each type's reference evidence), else None."""
+    if model.combiner != "weighted":
+        return None
+    w = model.reference_["patient_level"].get("weights") or {}
+    return [float(w.get(ct, 0.0)) for ct in types]
 
 
 def applicability(model, per_type: dict, used: list[str]) -> dict | None:
@@ -137,6 +146,8 @@ def reference_summary(model) -> dict:
     pl = ref["patient_level"]
     keep = ("method", "combiner", "auc", "p_value", "sensitivity", "specificity", "n_positive", "n_negative")
     level = {k: pl.get(k) for k in keep}
+    if pl.get("weights"):
+        level["weights"] = pl["weights"]
     level["cell_types"] = {ct: {"auc": r.get("auc"), "p_value": r.get("p_value")}
                            for ct, r in ref["cell_types"].items()}
     return {"classes": list(ref["classes"]), "scores": ref["scores"], "patient_level": level}
