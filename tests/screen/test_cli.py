@@ -181,3 +181,17 @@ def test_each_output_written_once(cli_model, patients, tmp_path, monkeypatch, ca
     assert all(p.is_file() for p in written)
     last = capsys.readouterr().out.splitlines()[-1]
     assert last == f"screened 1 of 1 patient(s); wrote {out / 'summary.csv'} and {out / 'index.html'}"
+
+
+def test_fit_model_prints_the_weights_and_the_applicability_check(reference, tmp_path, capsys):
+    code = main(["fit-model", "--encodings", str(reference["enc"]), "--groups", "UBA1-WT,VEXAS",
+                 "--cell-types", "PN,MO", "--out", str(tmp_path / "m"), "--min-cells", "8", "--aggregates", "20",
+                 "--bootstrap", "16", "--combiner", "weighted"])
+    assert code == 0
+    out = capsys.readouterr().out
+    doc = json.loads((tmp_path / "m" / "model.json").read_text())
+    w = doc["reference"]["patient_level"]["weights"]
+    assert f"combined (weighted of PN, MO; weights PN {w['PN']:.2f}, MO {w['MO']:.2f};" in out
+    loo = [max(doc["applicability"][ct]["loo"][p] for ct in ("PN", "MO")) for p in doc["applicability"]["PN"]["loo"]]
+    assert (f"applicability check: 6 reference patients, distances from one another {min(loo):.2f}-{max(loo):.2f}; "
+            "a new patient is flagged when further than every one of them (1 in 7 of patients like them") in out

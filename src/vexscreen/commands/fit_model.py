@@ -100,4 +100,20 @@ def describe(model) -> list[str]:
         weights = " weights " + ", ".join(f"{ct} {w:.2f}" for ct, w in pl["weights"].items()) + ";"
     lines.append(f"  combined ({pl['combiner']} of {', '.join(pl['cell_types'])};{weights} types with at least "
                  f"{pl['min_cells']} cells): {_figure(pl)}")
+    lines.append(_applicability_line(getattr(model, "applicability_", None) or {}))
     return lines
+
+
+def _applicability_line(profiles: dict) -> str:
+    """How the applicability check will judge new patients against these reference patients."""
+    loo = {}
+    for prof in profiles.values():
+        for p, d in (prof or {}).get("loo", {}).items():
+            loo[p] = max(loo.get(p, 0.0), d)
+    if not loo:
+        return "applicability check: not available (fewer than 3 reference patients of a type)"
+    n = len(loo)
+    when = "further than every one of them" if n < 19 else "at p <= 0.05"
+    return (f"applicability check: {n} reference patients, distances from one another "
+            f"{min(loo.values()):.2f}-{max(loo.values()):.2f}; a new patient is flagged when {when} "
+            f"({'1 in ' + str(n + 1) if n < 19 else '5%'} of patients like them, by chance)")

@@ -42,6 +42,11 @@ class ReferenceModel(BaseEstimator):
     ``statistic``: ``median`` (the study's) or ``mean`` aggregates (see
     :class:`~vexscreen.aggregation.BootstrapMedianAggregator`; the mean keeps the vacuolated
     fraction that a median of 10 cells erases).
+
+    Fitted: ``classifiers_`` (per type), ``reference_`` (the leave-one-patient-out figures and
+    scores), ``applicability_`` (per type, what a new patient's distance to the reference
+    patients is measured against: :mod:`vexscreen.model.applicability`), and what the
+    features came from (``blocks_``, ``encoders_``, ``measurements_``, ``n_cells_``).
     """
 
     def __init__(self, classes=("UBA1-WT", "VEXAS"), cell_types=("PN", "MO"), n_aggregates: int = 100,
