@@ -9,7 +9,9 @@ commonest difference between two labs' or two days' May-Grünwald-Giemsa), then 
 same model. Per level s: how many patients the applicability check flags (docs/screening.md,
 section 4b), their distances against the reference patients', and what happens to the scores and
 verdicts (AUC of VEXAS against the others, VEXAS and others called VEXAS-like). s = 0 re-screens
-the patients unchanged (the screen_heldout.py row).
+the patients unchanged (the screen_heldout.py row). And which measurements the stain moves: per
+cell type and level, the share of vacuolated cells per class, and each column's shift of the
+held-out patients' mean from s = 0, in standard deviations of the reference patients' values.
 
 Run (after screen_heldout.py's real-texture run, whose OUT it reuses; about 1 min per level):
 
@@ -64,6 +66,35 @@ def restained_patient(folder: Path, out: Path, s: float) -> Path:
     return out
 
 
+def measurement_shifts(model, out: Path, levels, folders: dict) -> dict:
+    """Per cell type: vacuolated % per class and level, and each column's shift from s = 0 in
+    reference-patient standard deviations (from the measurements.csv each screening kept)."""
+    import pandas as pd
+
+    result = {}
+    for ct in CELL_TYPES:
+        ref = (model.measurements_.get(ct) or {}).get("reference") or {}
+        sd = {k: float(np.std([v for v in e["patients"].values() if v is not None], ddof=1)) for k, e in ref.items()}
+        means, vacuolated = {}, {}
+        for s in levels:
+            rows = []
+            for folder, truth in folders.items():
+                f = out / f"screened_restained_{s:+.2f}" / folder.parent.name / folder.name / ct / "measurements"
+                t = pd.read_csv(f / "measurements.csv")
+                rows.append({"class": truth, "vacuolated": 100.0 * float((t["vacuole_count"] > 0).mean()),
+                             **{c: float(t[c].mean()) for c in sd if c in t.columns}})
+            frame = pd.DataFrame(rows)
+            vacuolated[f"{s:+.2f}"] = {c: float(v) for c, v in frame.groupby("class")["vacuolated"].mean().items()}
+            means[s] = frame
+        base = means[0.0] if 0.0 in means else None
+        shifts = {} if base is None else {
+            f"{s:+.2f}": {c: float((frame[c].mean() - base[c].mean()) / sd[c])
+                          for c in sd if c in frame.columns and sd[c] > 0}
+            for s, frame in means.items()}
+        result[ct] = {"vacuolated_percent_by_class": vacuolated, "column_shift_in_reference_sd": shifts}
+    return result
+
+
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", type=Path, default=Path("experiments/out/screen_heldout_rt"))
@@ -115,7 +146,13 @@ def main(argv=None) -> None:
               f"{lv['others_called']} of 12; VEXAS {min(lv['vexas_scores']):.2f}-{max(lv['vexas_scores']):.2f}, "
               f"highest other {lv['highest_other']:.2f}", flush=True)
     ref_range = rows[0]["reference_range"] if rows else None
-    result = {"levels": per_level, "reference_range": ref_range, "model_settings": {
+    shifts = measurement_shifts(model, args.out, levels, folders)
+    for ct, r in shifts.items():
+        print(f"{ct}: vacuolated % by class per level: {r['vacuolated_percent_by_class']}")
+        top = sorted(r["column_shift_in_reference_sd"].get(f"{max(levels):+.2f}", {}).items(), key=lambda kv: -abs(kv[1]))
+        print(f"{ct}: largest shifts at s = {max(levels):+.2f} (reference sds): "
+              + ", ".join(f"{c} {v:+.1f}" for c, v in top[:6]))
+    result = {"levels": per_level, "reference_range": ref_range, "measurement_shifts": shifts, "model_settings": {
                   k: (list(v) if isinstance(v, tuple) else v) for k, v in model.get_params().items()},
               "seconds": round(time.perf_counter() - t0, 1), "vexscreen_source": package_source()}
     print(write_results(args.json, result))
