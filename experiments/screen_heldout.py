@@ -159,6 +159,8 @@ def main(argv=None) -> None:
                          "cells (vacuoles planted), or 'drawn' (default: the reference's)")
     ap.add_argument("--combiner", choices=("mean", "logit_mean", "weighted"), default="mean",
                     help="how the model combines cell types (fit-model --combiner)")
+    ap.add_argument("--measurement-columns", choices=("all", "stain_robust"), default="all",
+                    help="the model's measurement columns (fit-model --measurement-columns)")
     ap.add_argument("--model-cell-types", default=",".join(CELL_TYPES),
                     help="the cell types the model rests on (the held-out patients keep both)")
     args = ap.parse_args(argv)
@@ -186,10 +188,11 @@ def main(argv=None) -> None:
     name += "" if args.source_images is None else "_real_texture"
     name += "" if model_types == CELL_TYPES else "_" + "_".join(model_types)
     name += "" if args.combiner == "mean" else f"_{args.combiner}"
+    name += "" if args.measurement_columns == "all" else f"_{args.measurement_columns}"
     if (heldout_images is None) != (args.source_images is None):
         name += "_heldout_drawn" if heldout_images is None else "_heldout_real"
     model = ReferenceModel(classes=CLASSES, cell_types=model_types, statistic=args.statistic,
-                           combiner=args.combiner).fit(blocks)
+                           combiner=args.combiner, measurement_columns=args.measurement_columns).fit(blocks)
     model = ReferenceModel.load(model.save(args.out / f"model_{name}"))
     rows = []
     for folder, truth in heldout_folders(args.out, seeds, args.cells, args.workers, heldout_images).items():

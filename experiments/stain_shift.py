@@ -18,7 +18,10 @@ Run (after screen_heldout.py's real-texture run, whose OUT it reuses; about 1 mi
     .venv/bin/python experiments/stain_shift.py --out experiments/out/screen_heldout_rt \\
         --source-images ../shared/data/wbc
 
-Writes experiments/results/stain_shift.json (``--json`` to change).
+`--measurement-columns stain_robust` fits the model without the columns that read the stain's
+intensity (optical densities, texture energy).
+
+Writes experiments/results/stain_shift[_stain_robust].json (``--json`` to change).
 """
 from __future__ import annotations
 
@@ -66,7 +69,7 @@ def restained_patient(folder: Path, out: Path, s: float) -> Path:
     return out
 
 
-def measurement_shifts(model, out: Path, levels, folders: dict) -> dict:
+def measurement_shifts(model, out: Path, levels, folders: dict, tag: str = "") -> dict:
     """Per cell type: vacuolated % per class and level, and each column's shift from s = 0 in
     reference-patient standard deviations (from the measurements.csv each screening kept)."""
     import pandas as pd
@@ -79,7 +82,7 @@ def measurement_shifts(model, out: Path, levels, folders: dict) -> dict:
         for s in levels:
             rows = []
             for folder, truth in folders.items():
-                f = out / f"screened_restained_{s:+.2f}" / folder.parent.name / folder.name / ct / "measurements"
+                f = out / f"screened{tag}_restained_{s:+.2f}" / folder.parent.name / folder.name / ct / "measurements"
                 t = pd.read_csv(f / "measurements.csv")
                 rows.append({"class": truth, "vacuolated": 100.0 * float((t["vacuole_count"] > 0).mean()),
                              **{c: float(t[c].mean()) for c in sd if c in t.columns}})
@@ -104,7 +107,10 @@ def main(argv=None) -> None:
     ap.add_argument("--seeds", default="11,12,13", help="held-out cohorts, as screen_heldout.py")
     ap.add_argument("--cells", type=int, default=18, help="cells of each type per smear, as screen_heldout.py")
     ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--json", type=Path, default=HERE / "results" / "stain_shift.json")
+    ap.add_argument("--measurement-columns", choices=("all", "stain_robust"), default="all",
+                    help="the model's measurement columns (fit-model --measurement-columns)")
+    ap.add_argument("--json", type=Path, default=None,
+                    help="default experiments/results/stain_shift[_stain_robust].json")
     args = ap.parse_args(argv)
     try:
         levels = [float(v) for v in args.levels.split(",")]
@@ -119,7 +125,9 @@ def main(argv=None) -> None:
     reference = make_cohort(args.out / "reference_real_texture", **{**DEMO_PHANTOM, "encoder_test_per_group": 0},
                             workers=args.workers, cell_types=CELL_TYPES, source_images=args.source_images)
     blocks = reference_blocks(Path("."), args.out, "measurements", args.workers, phantom=reference)
-    model = ReferenceModel(classes=CLASSES, cell_types=CELL_TYPES, statistic="mean").fit(blocks)
+    model = ReferenceModel(classes=CLASSES, cell_types=CELL_TYPES, statistic="mean",
+                           measurement_columns=args.measurement_columns).fit(blocks)
+    tag = "" if args.measurement_columns == "all" else f"_{args.measurement_columns}"
     folders = heldout_folders(args.out, [int(s) for s in args.seeds.split(",")], args.cells, args.workers,
                               args.source_images)
     per_level = []
@@ -128,7 +136,7 @@ def main(argv=None) -> None:
         for folder, truth in folders.items():
             name = f"{folder.parent.name}/{folder.name}"
             patient = folder if s == 0 else restained_patient(folder, args.out / f"restained_{s:+.2f}" / name, s)
-            r = model.screen(patient, args.out / f"screened_restained_{s:+.2f}" / name)
+            r = model.screen(patient, args.out / f"screened{tag}_restained_{s:+.2f}" / name)
             rows.append({"patient": name, "truth": truth, "probability": r.probability, "verdict": r.verdict,
                          **applicability_row(r.applicability)})
         fig = figures(rows)
@@ -146,7 +154,7 @@ def main(argv=None) -> None:
               f"{lv['others_called']} of 12; VEXAS {min(lv['vexas_scores']):.2f}-{max(lv['vexas_scores']):.2f}, "
               f"highest other {lv['highest_other']:.2f}", flush=True)
     ref_range = rows[0]["reference_range"] if rows else None
-    shifts = measurement_shifts(model, args.out, levels, folders)
+    shifts = measurement_shifts(model, args.out, levels, folders, tag)
     for ct, r in shifts.items():
         print(f"{ct}: vacuolated % by class per level: {r['vacuolated_percent_by_class']}")
         top = sorted(r["column_shift_in_reference_sd"].get(f"{max(levels):+.2f}", {}).items(), key=lambda kv: -abs(kv[1]))
@@ -155,7 +163,7 @@ def main(argv=None) -> None:
     result = {"levels": per_level, "reference_range": ref_range, "measurement_shifts": shifts, "model_settings": {
                   k: (list(v) if isinstance(v, tuple) else v) for k, v in model.get_params().items()},
               "seconds": round(time.perf_counter() - t0, 1), "vexscreen_source": package_source()}
-    print(write_results(args.json, result))
+    print(write_results(args.json or HERE / "results" / f"stain_shift{tag}.json", result))
 
 
 if __name__ == "__main__":

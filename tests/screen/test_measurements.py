@@ -163,3 +163,47 @@ def test_restandardise_needs_the_model_columns(reference):
     block = load_block(reference["morph"] / "PN", "measurements")
     with pytest.raises(InputError, match="lacks column.*lobe_width"):
         restandardise(block, {"columns": ["vacuole_count", "lobe_width"], "mean": [0, 0], "std": [1, 1]})
+
+
+# ---------------------------------------------------------------- stain-robust columns
+def test_stain_dependent_columns():
+    from vexscreen.model.blocks import stain_dependent
+
+    assert [c for c in ("nucleus_od", "cytoplasm_od_red", "granularity", "vacuole_count", "cell_area_um2",
+                        "nucleus_lobes", "odd_count", "cell_odd_shape") if stain_dependent(c)] == [
+        "nucleus_od", "cytoplasm_od_red", "granularity"]
+
+
+def test_select_columns(reference):
+    from vexscreen.model.blocks import load_block, select_columns
+
+    block = load_block(reference["morph"] / "PN", "measurements")
+    same, names = select_columns(block, "all")
+    assert same is block and names == Z_COLUMNS
+    kept, names = select_columns(block, "stain_robust", ["vacuole_count", "nucleus_od", "granularity"])
+    assert names == ["vacuole_count"] and np.array_equal(kept.X, block.X[:, :1])
+    with pytest.raises(InputError, match="needs the measurement columns' names"):
+        select_columns(block, "stain_robust", ["vacuole_count"])
+    with pytest.raises(InputError, match="unknown measurement_columns 'some'"):
+        select_columns(block, "some")
+
+
+def test_stain_robust_model_leaves_the_stain_columns_out(reference, patients, morphology_measure, tmp_path,
+                                                          monkeypatch):
+    """The stand-in producer's `mean_grey` reads the stain here: the model's vector drops it at fit and
+    at screening (after the reference standardisation), and the report's table keeps it."""
+    import vexscreen.model.blocks as blocks
+    from vexscreen.screen import cell_features, scan_patient
+
+    monkeypatch.setattr(blocks, "stain_dependent", lambda c: c == "mean_grey")
+    with pytest.raises(InputError, match="unknown measurement_columns"):
+        ReferenceModel(cell_types=("PN",), measurement_columns="none", **SMALL).fit(
+            {"PN": {"measurements": reference["morph"] / "PN"}})
+    fitted = ReferenceModel(cell_types=("PN",), measurement_columns="stain_robust", **SMALL)
+    fitted.fit({"PN": {"measurements": reference["morph"] / "PN"}})
+    model = ReferenceModel.load(fitted.save(tmp_path / "model"))
+    assert model.measurement_columns == "stain_robust" and model.blocks_["PN"][0]["dim"] == 2
+    X, _, table = cell_features(model, "PN", scan_patient(patients["pos"]), tmp_path / "PN", morphology_measure)
+    assert X.shape[1] == 2 and "mean_grey" in table.columns
+    r = model.screen(patients["pos"], tmp_path / "pos", measure_fn=morphology_measure)
+    assert r.probability is not None and any(m["name"] == "neutrophils: mean_grey" for m in r.measurements)

@@ -33,6 +33,9 @@ def register(sub) -> None:
     p.add_argument("--combiner", choices=COMBINER_NAMES, default="mean",
                    help="how per-type probabilities make one: their mean, the mean of their log-odds, or "
                         "weighted by each type's reference evidence (docs/screening.md)")
+    p.add_argument("--measurement-columns", choices=("all", "stain_robust"), default="all",
+                   help="the measurement columns the classifier uses: all, or stain_robust (without optical "
+                        "densities and texture energy, which a stronger or weaker stain moves; docs/screening.md)")
     p.add_argument("--threshold", type=probability, default=0.5, metavar="P", help="verdict threshold")
     p.add_argument("--bootstrap", type=positive_int, default=200, metavar="N",
                    help="bootstrap replicates for a patient's interval")
@@ -69,7 +72,8 @@ def run(args) -> int:
     model = ReferenceModel(classes=tuple(classes), cell_types=tuple(cell_types), n_aggregates=args.aggregates,
                            aggregate_size=args.aggregate_size, statistic=args.statistic,
                            min_cells=args.min_cells,
-                           combiner=args.combiner, threshold=args.threshold, n_bootstrap=args.bootstrap,
+                           combiner=args.combiner, measurement_columns=args.measurement_columns,
+                           threshold=args.threshold, n_bootstrap=args.bootstrap,
                            interval=args.interval, random_state=args.seed)
     model.fit(blocks)
     model.save(args.out)

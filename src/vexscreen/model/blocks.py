@@ -77,6 +77,33 @@ def restandardise(block: "Block", stats: dict) -> "Block":
     return replace(block, X=X)
 
 
+#: ``measurement_columns`` presets: which measurement columns the model's vector holds
+MEASUREMENT_COLUMNS = ("all", "stain_robust")
+
+
+def stain_dependent(column: str) -> bool:
+    """A column that reads the stain's intensity rather than the cell's shape: optical densities
+    and the cytoplasm's texture energy (``granularity``). A stain 20% stronger moves the nuclear OD
+    by 26 reference-patient sds where vacuole counts, areas and lobes do not move
+    (docs/experiments.md, section 5)."""
+    return column.endswith("_od") or "_od_" in column or column == "granularity"
+
+
+def select_columns(block: "Block", preset: str, columns: list[str] | None = None) -> tuple["Block", list[str]]:
+    """(the block with only the preset's columns, their names). ``columns``: the names of ``block.X``'s
+    columns (default: the producer's measure.json ``columns``); ``all`` keeps the block as it is."""
+    if preset not in MEASUREMENT_COLUMNS:
+        raise InputError(f"unknown measurement_columns {preset!r}; choose one of {', '.join(MEASUREMENT_COLUMNS)}")
+    names = list(columns) if columns is not None else (standardisation(block.provenance) or {}).get("columns")
+    if preset == "all":
+        return block, names
+    if not names or len(names) != block.dim:
+        raise InputError(f"measurement_columns={preset!r} needs the measurement columns' names "
+                         "(measure.json 'columns', one per column of the encoding set)", block.folder)
+    keep = [i for i, c in enumerate(names) if not stain_dependent(c)]
+    return replace(block, X=np.ascontiguousarray(block.X[:, keep])), [names[i] for i in keep]
+
+
 @dataclass
 class Block:
     """One block: an encoding set (``X``, ``meta``), what made it, and raw measurements if any."""

@@ -39,6 +39,9 @@ class ReferenceModel(BaseEstimator):
     gives the measurement behind 30). ``combiner``: see :mod:`vexscreen.model.combine`.
     ``threshold``: combined probability at or above which the verdict is positive.
     ``n_bootstrap``/``interval``: the patient's interval (resampled cells, redrawn aggregates).
+    ``measurement_columns``: ``all``, or ``stain_robust`` to leave the columns that read the
+    stain's intensity (optical densities, texture energy) out of the classifier's vector (they
+    stay in the report's table); see :func:`vexscreen.model.blocks.stain_dependent`.
     ``statistic``: ``median`` (the study's) or ``mean`` aggregates (see
     :class:`~vexscreen.aggregation.BootstrapMedianAggregator`; the mean keeps the vacuolated
     fraction that a median of 10 cells erases).
@@ -51,7 +54,7 @@ class ReferenceModel(BaseEstimator):
 
     def __init__(self, classes=("UBA1-WT", "VEXAS"), cell_types=("PN", "MO"), n_aggregates: int = 100,
                  aggregate_size: int = 10, statistic: str = "median", min_cells: int = 30,
-                 combiner: str = "mean",
+                 combiner: str = "mean", measurement_columns: str = "all",
                  threshold: float = 0.5, n_bootstrap: int = 200, interval: float = 0.95,
                  random_state: int = 4512):
         self.classes = classes
@@ -61,6 +64,7 @@ class ReferenceModel(BaseEstimator):
         self.statistic = statistic
         self.min_cells = min_cells
         self.combiner = combiner
+        self.measurement_columns = measurement_columns
         self.threshold = threshold
         self.n_bootstrap = n_bootstrap
         self.interval = interval
@@ -83,7 +87,7 @@ class ReferenceModel(BaseEstimator):
         self.applicability_ = {}
         per_type, self.n_cells_, self.cells_dropped_ = {}, {}, {}
         for ct in self.cell_types:
-            blocks = as_blocks(blocks_per_cell_type[ct])
+            blocks = self._select(as_blocks(blocks_per_cell_type[ct]))
             X, meta, table, dropped = _blocks.join_blocks(blocks)
             X, meta, table = _select(X, meta, table, classes, ct)
             self.blocks_[ct] = [{"kind": b.kind, "dim": b.dim} for b in blocks]
@@ -98,6 +102,15 @@ class ReferenceModel(BaseEstimator):
         self.vexscreen_version_ = VEXSCREEN_VERSION
         return self
 
+    def _select(self, blocks: list) -> list:
+        """The measurement block reduced to the ``measurement_columns`` preset's columns."""
+        out = []
+        for b in blocks:
+            if b.kind == "measurements":
+                b, _ = _blocks.select_columns(b, self.measurement_columns)
+            out.append(b)
+        return out
+
     def _check_params(self) -> None:
         if len(self.classes) < 2 or len(set(self.classes)) != len(self.classes):
             raise InputError(f"need two or more distinct classes, last = positive; got {list(self.classes)}")
@@ -111,6 +124,9 @@ class ReferenceModel(BaseEstimator):
                              f"{self.threshold}, {self.interval}")
         check_combiner(self.combiner)
         check_statistic(self.statistic)
+        if self.measurement_columns not in _blocks.MEASUREMENT_COLUMNS:
+            raise InputError(f"unknown measurement_columns {self.measurement_columns!r}; choose one of "
+                             f"{', '.join(_blocks.MEASUREMENT_COLUMNS)}")
         if not isinstance(self.random_state, (int, np.integer)) or isinstance(self.random_state, bool):
             raise InputError(f"random_state must be an integer seed (screening is reproducible), "
                              f"got {self.random_state!r}")

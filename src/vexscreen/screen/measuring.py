@@ -24,7 +24,7 @@ import os
 from pathlib import Path
 
 from ..exceptions import InputError
-from ..model.blocks import Block, load_block, provenance_settings, restandardise
+from ..model.blocks import Block, load_block, provenance_settings, restandardise, select_columns
 
 
 def default_measure_fn():
@@ -47,7 +47,9 @@ def measure_block(model, ct: str, scan, folder: Path, measure_fn=None) -> Block:
     block = load_block(Path(written) if isinstance(written, (str, os.PathLike)) else folder, "measurements")
     check_measure_settings(model, ct, block)
     stats = (model.measurements_.get(ct) or {}).get("standardisation")
-    return restandardise(block, stats) if stats else block
+    block = restandardise(block, stats) if stats else block
+    preset = getattr(model, "measurement_columns", "all")
+    return select_columns(block, preset, stats["columns"] if stats else None)[0] if preset != "all" else block
 
 
 def check_measure_settings(model, ct: str, block: Block) -> None:
