@@ -110,14 +110,15 @@ def describe(model) -> list[str]:
 
 def _applicability_line(profiles: dict) -> str:
     """How the applicability check will judge new patients against these reference patients."""
-    loo = {}
-    for prof in profiles.values():
-        for p, d in (prof or {}).get("loo", {}).items():
-            loo[p] = max(loo.get(p, 0.0), d)
+    from ..model.applicability import flag_level, reference_distances
+
+    loo = reference_distances(profiles)
     if not loo:
         return "applicability check: not available (fewer than 3 reference patients of a type)"
     n = len(loo)
-    when = "further than every one of them" if n < 19 else "at p <= 0.05"
+    level = flag_level(n)
+    every = level == 1.0 / (n + 1)
     return (f"applicability check: {n} reference patients, distances from one another "
-            f"{min(loo.values()):.2f}-{max(loo.values()):.2f}; a new patient is flagged when {when} "
-            f"({'1 in ' + str(n + 1) if n < 19 else '5%'} of patients like them, by chance)")
+            f"{min(loo.values()):.2f}-{max(loo.values()):.2f}; a new patient is flagged when "
+            f"{'further than every one of them' if every else f'at p <= {level:g}'} "
+            f"({f'1 in {n + 1}' if every else f'{level:.0%}'} of patients like them, by chance)")

@@ -125,16 +125,29 @@ def assess(profiles: dict, mean_cells: dict, n_cells: dict, alpha: float = ALPHA
         return None
     per_type = {ct: distance(profiles[ct], mean_cells[ct], n_cells[ct]) for ct in types}
     d = max(per_type.values())
-    ref = {}
-    for ct in types:
-        for p, s in profiles[ct]["loo"].items():
-            ref[p] = max(ref.get(p, -np.inf), float(s))
-    scores = np.array(sorted(ref.values()))
+    scores = np.array(sorted(reference_distances(profiles, types).values()))
     n = len(scores)
     p_value = (1 + int(np.sum(scores >= d))) / (n + 1)
     return {"method": METHOD, "distance": d, "p_value": p_value,
-            "flagged": bool(p_value <= max(alpha, 1.0 / (n + 1))), "alpha": alpha, "n_reference": n,
+            "flagged": bool(p_value <= flag_level(n, alpha)), "alpha": alpha, "n_reference": n,
             "reference_range": [float(scores[0]), float(scores[-1])], "cell_types": per_type}
+
+
+def reference_distances(profiles: dict, types=None) -> dict[str, float]:
+    """Each reference patient's leave-one-out distance, the largest over ``types`` (default: all
+    types with a profile), as a new patient's is the largest over its assessable types."""
+    out = {}
+    for ct in (types if types is not None else list(profiles or {})):
+        for p, s in ((profiles or {}).get(ct) or {}).get("loo", {}).items():
+            out[p] = max(out.get(p, -np.inf), float(s))
+    return out
+
+
+def flag_level(n_reference: int, alpha: float = ALPHA) -> float:
+    """The p-value at or under which a patient is flagged: ``alpha``, or ``1 / (n + 1)`` (further
+    than every reference patient) when the reference is too small for ``alpha``; also the rate at
+    which patients like the reference's are flagged by chance."""
+    return max(alpha, 1.0 / (n_reference + 1))
 
 
 def furthest_measurements(measurements: dict, patient_values: dict, k: int = 3) -> list[dict]:

@@ -89,11 +89,16 @@ def stain_dependent(column: str) -> bool:
     return column.endswith("_od") or "_od_" in column or column == "granularity"
 
 
+def check_measurement_columns(preset: str) -> str:
+    if preset not in MEASUREMENT_COLUMNS:
+        raise InputError(f"unknown measurement_columns {preset!r}; choose one of {', '.join(MEASUREMENT_COLUMNS)}")
+    return preset
+
+
 def select_columns(block: "Block", preset: str, columns: list[str] | None = None) -> tuple["Block", list[str]]:
     """(the block with only the preset's columns, their names). ``columns``: the names of ``block.X``'s
     columns (default: the producer's measure.json ``columns``); ``all`` keeps the block as it is."""
-    if preset not in MEASUREMENT_COLUMNS:
-        raise InputError(f"unknown measurement_columns {preset!r}; choose one of {', '.join(MEASUREMENT_COLUMNS)}")
+    check_measurement_columns(preset)
     names = list(columns) if columns is not None else (standardisation(block.provenance) or {}).get("columns")
     if preset == "all":
         return block, names

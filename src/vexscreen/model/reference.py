@@ -124,9 +124,7 @@ class ReferenceModel(BaseEstimator):
                              f"{self.threshold}, {self.interval}")
         check_combiner(self.combiner)
         check_statistic(self.statistic)
-        if self.measurement_columns not in _blocks.MEASUREMENT_COLUMNS:
-            raise InputError(f"unknown measurement_columns {self.measurement_columns!r}; choose one of "
-                             f"{', '.join(_blocks.MEASUREMENT_COLUMNS)}")
+        _blocks.check_measurement_columns(self.measurement_columns)
         if not isinstance(self.random_state, (int, np.integer)) or isinstance(self.random_state, bool):
             raise InputError(f"random_state must be an integer seed (screening is reproducible), "
                              f"got {self.random_state!r}")

@@ -4,12 +4,12 @@
 
 * ``report.html``: one self-contained page (Jinja2 templates in ``templates/``, autoescaped;
   every image and figure embedded as a ``data:`` URI; a Content-Security-Policy forbids any
-  network request or script). Top to bottom: the verdict line, the disclaimer, the per-cell-type
-  table, the reference score distributions with this patient marked, the measurement table
-  against the reference classes, whether the patient's cells are like the reference patients'
-  (:mod:`vexscreen.model.applicability`), a gallery of the cells that push most (24) and least (12)
-  toward VEXAS (full size on click, pure CSS), the ignored class folders and unreadable files,
-  and the model;
+  network request or script). Top to bottom: the verdict line, the disclaimer, whether the
+  patient's cells are like the reference patients' (:mod:`vexscreen.model.applicability`), the
+  per-cell-type table, the reference score distributions with this patient marked, the
+  measurement table against the reference classes, a gallery of the cells that push most (24)
+  and least (12) toward VEXAS (full size on click, pure CSS), the ignored class folders and
+  unreadable files, and the model;
 * ``report.json``: exactly the ``result`` dict (everything the page shows comes from it);
 * ``cells.csv``: one row per cell of ``result["cells"]``.
 
@@ -412,12 +412,19 @@ def applicability_context(fit) -> dict | None:
     as_far = max(0, round(fit["p_value"] * (n + 1)) - 1)  # reference patients at least as distant
     lo, hi = fit.get("reference_range") or [None, None]
     return {"flagged": bool(fit.get("flagged")), "distance": f"{fit['distance']:.2f}",
-            "p": f"{fit['p_value']:.2g}", "n": n, "chance": f"1 in {n + 1}" if n < 19 else
-            f"{100 * fit.get('alpha', 0.05):.0f}%", "further_than": n - as_far,
+            "p": f"{fit['p_value']:.2g}", "n": n, "chance": _chance(n, fit.get("alpha")), "further_than": n - as_far,
             "range": f"{lo:.2f}-{hi:.2f}" if lo is not None and hi is not None else "n/a",
             "furthest": [{"name": m["name"], "value": format_value(m["patient"], m["unit"]),
                           "range": format_range(m["reference"], m["unit"]), "z": f"{m['z']:+.1f}"}
                          for m in fit.get("furthest") or []]}
+
+
+def _chance(n: int, alpha) -> str:
+    """How often a patient like the reference's is flagged: "1 in 13", or "5%"."""
+    from ..model.applicability import ALPHA, flag_level
+
+    level = flag_level(n, ALPHA if alpha is None else alpha)
+    return f"1 in {n + 1}" if level == 1.0 / (n + 1) else f"{level:.0%}"
 
 
 def combine_note(level) -> str:

@@ -44,14 +44,16 @@ def build_result(model, scan, per_type: dict, work: Path | None) -> ScreeningRes
     verdict = verdict_of(probability, float(model.threshold), positive)
     counts = {ct: int(r["n"]) for ct, r in per_type.items()}
     cells = _cells(per_type)
-    fit = applicability(model, per_type, used)
+    values = {ct: patient_values(r["table"]) for ct, r in per_type.items()
+              if r["table"] is not None and len(r["table"])}
+    fit = applicability(model, per_type, used, values)
     statement = statement_of(verdict, probability, interval, counts, assessable, min_cells)
     if fit and fit["flagged"]:
         lo, hi = fit["reference_range"]
         statement += f"; {UNLIKE} (distance {fit['distance']:.1f}, theirs {lo:.1f}-{hi:.1f}; p = {fit['p_value']:.2g})"
     return ScreeningResult(
         patient=scan.name, probability=probability, interval=interval, verdict=verdict, statement=statement,
-        cell_types=cell_types, reference=reference_summary(model), measurements=_measurements(model, per_type),
+        cell_types=cell_types, reference=reference_summary(model), measurements=_measurements(model, per_type, values),
         cells=cells, gallery=gallery(cells, used), ignored=_ignored(scan, per_type),
         model=model_summary(model), vexscreen_version=VEXSCREEN_VERSION, applicability=fit,
         image_root=str(scan.root),
@@ -66,20 +68,20 @@ def type_weights(model, types: list[str]) -> list[float] | None:
     return [float(w.get(ct, 0.0)) for ct in types]
 
 
-def applicability(model, per_type: dict, used: list[str]) -> dict | None:
+def applicability(model, per_type: dict, used: list[str], values: dict) -> dict | None:
     """The patient against the reference patients (:mod:`vexscreen.model.applicability`), over its
-    assessable types, with the measurements furthest from the reference's; None when the model has no
-    reference profile (saved before the check existed) or no type is assessable."""
+    assessable types, with the measurements furthest from the reference's (``values``: the patient's
+    per type, :func:`patient_values`); None when the model has no reference profile (saved before
+    the check existed) or no type is assessable."""
     profiles = getattr(model, "applicability_", None) or {}
     fit = assess(profiles, {ct: per_type[ct]["mean_cell"] for ct in used if per_type[ct]["mean_cell"] is not None},
                  {ct: int(per_type[ct]["n"]) for ct in used})
     if fit is None:
         return None
     refs = {ct: (model.measurements_.get(ct) or {}).get("reference") for ct in used}
-    mine = {ct: patient_values(per_type[ct]["table"]) for ct in used
-            if per_type[ct]["table"] is not None and len(per_type[ct]["table"])}
     fit["furthest"] = [{**m, "name": _measure_label(m["cell_type"], m["name"])}
-                       for m in furthest_measurements({ct: r for ct, r in refs.items() if r}, mine)]
+                       for m in furthest_measurements({ct: r for ct, r in refs.items() if r},
+                                                      {ct: values[ct] for ct in used if ct in values})]
     return fit
 
 
@@ -115,14 +117,14 @@ def gallery(cells: list[dict], types: list[str], top: int = GALLERY_TOP, bottom:
     return {"top": high, "bottom": low}
 
 
-def _measurements(model, per_type: dict) -> list[dict]:
+def _measurements(model, per_type: dict, values: dict) -> list[dict]:
     """The patient's measurements beside each reference class's [lowest, highest] patient value."""
     out = []
-    for ct, r in per_type.items():
+    for ct in per_type:
         ref = (model.measurements_.get(ct) or {}).get("reference") or {}
         if not ref:
             continue
-        mine = patient_values(r["table"]) if r["table"] is not None and len(r["table"]) else {}
+        mine = values.get(ct, {})
         for name, entry in ref.items():
             out.append({"name": _measure_label(ct, name), "unit": entry["unit"], "patient": mine.get(name),
                         "reference": entry["reference"]})

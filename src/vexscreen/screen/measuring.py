@@ -48,8 +48,7 @@ def measure_block(model, ct: str, scan, folder: Path, measure_fn=None) -> Block:
     check_measure_settings(model, ct, block)
     stats = (model.measurements_.get(ct) or {}).get("standardisation")
     block = restandardise(block, stats) if stats else block
-    preset = getattr(model, "measurement_columns", "all")
-    return select_columns(block, preset, stats["columns"] if stats else None)[0] if preset != "all" else block
+    return select_columns(block, model.measurement_columns, stats["columns"] if stats else None)[0]
 
 
 def check_measure_settings(model, ct: str, block: Block) -> None:
