@@ -116,14 +116,20 @@ def main(argv=None):
     p.add_argument("--json", default=str(ROOT / "bench" / "results" / "encode.json"))
     p.add_argument("--paths-only", action="store_true", help="only the output-path comparison")
     args = p.parse_args(argv)
-    if args.paths_only:
-        rows = output_paths(args.images, args.batch_size, args.workers, Path(tempfile.mkdtemp(prefix="vexscreen_bench_")))
-        print(load_note())
-        write_results(args.json.replace(".json", "_paths.json"), {"load": load_note(), "rows": rows})
-        return
+    # the images and encodings it writes (~45 MB a run) go when it ends, as in the other benchmarks
+    with tempfile.TemporaryDirectory(prefix="vexscreen_bench_") as tmp:
+        if args.paths_only:
+            rows = output_paths(args.images, args.batch_size, args.workers, Path(tmp))
+            print(load_note())
+            write_results(args.json.replace(".json", "_paths.json"), {"load": load_note(), "rows": rows})
+            return
+        run_configs(args, Path(tmp))
+
+
+def run_configs(args, tmp):
+    """Each configuration's speed through the pipeline and of the model alone, then the output paths."""
     peak = matmul_peak()
     rows = []
-    tmp = Path(tempfile.mkdtemp(prefix="vexscreen_bench_"))
     configs = CONFIGS if not args.only else [CONFIGS[int(i) - 1] for i in args.only.split(",")]
     for label, backbone, full_size, oversize, frac in configs:
         n = max(8, int(args.images * frac))
