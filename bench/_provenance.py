@@ -9,8 +9,8 @@ vexscreen has no git tree and no business knowing how its benchmarks are run.
 
 adds ``command`` (the command line as typed, paths relative to the repository),
 ``vexscreen_version``, ``git_commit`` and ``git_dirty``, and replaces every absolute
-path in the data by one relative to the repository root (``../shared/data/wbc``) or,
-outside the repository's parent folder, by its name only.
+path in the data by one relative to the repository root (``experiments/out/x``,
+``../shared/data/wbc``) or, anywhere else, by its name only.
 """
 from __future__ import annotations
 
@@ -24,12 +24,16 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
+SHARED = ROOT.parent / "shared"  # the data folder beside the repository (README, data layout)
+
+
 def portable(path) -> str:
-    """``path`` without the machine: relative to the repository root when it lies under the
-    repository's parent folder (``experiments/out/x``, ``../shared/data/wbc``), else its name."""
+    """``path`` without the machine: relative to the repository root when it lies in the
+    repository (``experiments/out/x``) or in the shared data beside it (``../shared/data/wbc``),
+    else its name only (a temporary folder, another checkout: where it lay says nothing)."""
     p = os.path.abspath(os.fspath(path))
-    rel = os.path.relpath(p, ROOT)
-    return rel if not rel.startswith(os.path.join("..", "..")) else os.path.basename(p)
+    inside = any(p == str(base) or p.startswith(str(base) + os.sep) for base in (ROOT, SHARED))
+    return os.path.relpath(p, ROOT) if inside else os.path.basename(p)
 
 
 def _arg(a: str) -> str:

@@ -64,13 +64,14 @@ def test_write_results_records_command_and_strips_machine_paths(tmp_path):
     prov = _load_provenance()
     argv = [str(ROOT / "experiments" / "real_images.py"), "--out", str(tmp_path / "run"),
             f"--wbc={ROOT.parent / 'shared' / 'data' / 'wbc'}", "--epochs", "6"]
-    data = {"settings": {"out": tmp_path / "run", "images": str(ROOT / "experiments" / "out" / "pool")},
+    data = {"settings": {"out": tmp_path / "run", "images": str(ROOT / "experiments" / "out" / "pool"),
+                         "cache": str(ROOT.parent / "another-checkout" / "cache")},  # a sibling: name only
             "title": f"trained on {ROOT}/experiments/out/pool", "loss": float("nan")}
     path = prov.write_results(tmp_path / "results.json", data, argv=argv)
     record = check_record(path.read_text())
     assert record["command"].endswith(
         "experiments/real_images.py --out run --wbc=../shared/data/wbc --epochs 6"), record["command"]
-    assert record["settings"] == {"out": "run", "images": "experiments/out/pool"}
+    assert record["settings"] == {"out": "run", "images": "experiments/out/pool", "cache": "cache"}
     assert record["title"] == "trained on experiments/out/pool"
     assert record["loss"] is None
     assert record["git_commit"] is None or re.fullmatch(r"[0-9a-f]{40}", record["git_commit"])
