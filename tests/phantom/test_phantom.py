@@ -205,7 +205,7 @@ def test_resume_after_interruption(tmp_path):
     (out / "truth.csv").unlink()
     units = _units(cohort_structure("small", 0.17, ("LY",)), 0, ("LY",))
     for u in units[: len(units) // 2]:
-        _run_unit((str(out), u, 3, False, None))
+        _run_unit((str(out), u, 3, False, None, "drawn"))
     victim = sorted(out.rglob("*.png"))[-1]
     victim.unlink()
     make_cohort(out, **kw)

@@ -35,6 +35,10 @@ def register(subparsers) -> None:
     p.add_argument("--source-images", metavar="SRC", default=None,
                    help="real-texture mode: plant vacuoles into real single-cell images from "
                         "SRC/<PN|MO|LY or neutrophil|monocyte|lymphocyte>/ instead of drawing cells")
+    p.add_argument("--style", choices=("drawn", "calibrated"), default="drawn",
+                   help="how cells are drawn: drawn (the phantom every documented result used) or calibrated "
+                        "(sizes, nuclei, chromatin, cytoplasm colour and granules brought to real normal "
+                        "cells' measurements; docs/phantom.md)")
 
 
 def run(args) -> int:
@@ -53,11 +57,12 @@ def run(args) -> int:
                       workers=args.workers, cell_types=cell_types,
                       encoder_test_per_group=args.encoder_test_per_group, preview=args.preview,
                       source_images=args.source_images, progress=show_progress(args),
-                      patients_per_group=args.patients_per_group)
+                      patients_per_group=args.patients_per_group, style=args.style)
     truth_path = out / "truth.csv"
     truth = pd.read_csv(truth_path, usecols=["set", "cell_type"])
     counts = truth.groupby(["set", "cell_type"]).size()
     per_group = "" if args.patients_per_group is None else f", {args.patients_per_group} patients per group"
+    per_group += "" if args.style == "drawn" else f", {args.style} style"
     print(f"phantom ({args.cohort}{per_group}, scale {args.scale}, seed {args.seed}): {len(truth)} images in "
           f"{time.time() - t0:.1f} s -> {args.out}")
     for (s, ct), n in counts.items():

@@ -42,6 +42,7 @@ from ..progress import Progress, ProgressArg
 from . import phenotypes as P
 from .preview import write_previews
 from .render import CELL_TYPES, CellSpec, render
+from .style import STYLES, get_style
 
 COHORTS = ("study", "small", "null")
 PHANTOM_VERSION = 1
@@ -183,8 +184,8 @@ def _save_png(path: Path, img: np.ndarray) -> None:
 
 def _run_unit(args):
     """Render (or plant into real images) the cells of one unit; write them; return truth rows."""
-    out, unit, seed, null, sources = args
-    out = Path(out)
+    out, unit, seed, null, sources, style = args
+    out, style = Path(out), get_style(style)
     rows = []
     if unit.set == "cohort":
         pheno = P.patient_phenotype(unit.group, unit.patient, seed, null=null)
@@ -196,9 +197,9 @@ def _run_unit(args):
     for i in range(unit.start, unit.stop):
         g_spec, g_render = cell_generators(seed, unit, i)
         if unit.set == "cohort":
-            spec = P.cell_spec(unit.cell_type, pheno, smear, g_spec)
+            spec = P.cell_spec(unit.cell_type, pheno, smear, g_spec, style)
         else:
-            spec = P.encoder_test_spec(unit.cell_type, unit.group, g_spec)
+            spec = P.encoder_test_spec(unit.cell_type, unit.group, g_spec, style)
         rel = f"{unit.folder()}/cell_{i:05d}.png"
         row = {"path": rel, "set": unit.set, "cell_type": unit.cell_type, "group": unit.group,
                "patient": unit.patient, "sample": unit.sample, "cell_index": i}
@@ -212,7 +213,7 @@ def _run_unit(args):
             spec_d = {k: (spec_d[k] if k in ("n_vacuoles", "vacuole_radius") else np.nan) for k in spec_d}
             row.update(source="real", source_image=str(pick), **rec)
         else:
-            r = render(spec, g_render)
+            r = render(spec, g_render, style)
             img = r.image
             row.update(source="rendered", texture_status="", source_image="", **r.drawn)
         row.update(spec_d)
@@ -227,8 +228,10 @@ def _run_unit(args):
 # --------------------------------------------------------------------------- cohort
 
 def _manifest(cohort, scale, seed, cell_types, encoder_test_per_group, source_images,
-              patients_per_group=None) -> dict:
+              patients_per_group=None, style: str = "drawn") -> dict:
     extra = {} if patients_per_group is None else {"patients_per_group": int(patients_per_group)}
+    if style != "drawn":   # a phantom of the default style keeps the manifest it always had (and resumes)
+        extra["style"] = style
     return {"tool": "vexscreen phantom", "version": PHANTOM_VERSION, "cohort": cohort, "scale": float(scale),
             "seed": int(seed), "cell_types": list(cell_types),
             "encoder_test_per_group": int(encoder_test_per_group),
@@ -239,12 +242,14 @@ def _manifest(cohort, scale, seed, cell_types, encoder_test_per_group, source_im
 def make_cohort(out, cohort: str = "study", scale: float = 1.0, seed: int = 0, workers: int = 1,
                 cell_types=CELL_TYPES, encoder_test_per_group: int = 30, preview: bool = False,
                 source_images=None, progress: ProgressArg = False,
-                patients_per_group: int | None = None) -> Path:
+                patients_per_group: int | None = None, style: str = "drawn") -> Path:
     """Write a phantom cohort under ``out`` (see the module docstring); return ``out``.
 
     ``out/truth.csv`` lists every image; ``read_truth(out)`` loads it. ``progress``: True for
     a bar on stderr, or ``progress(cells_done, cells_total)`` (:mod:`vexscreen.progress`).
     ``patients_per_group``: N patients per group (see :func:`cohort_structure`); None: the study's.
+    ``style``: how normal cells are drawn (:mod:`.style`): ``drawn`` (the default, every result's
+    phantom) or ``calibrated`` (sizes, chromatin and colour measured on real cells).
     """
     out = Path(out)
     if out.exists() and not out.is_dir():
@@ -254,13 +259,17 @@ def make_cohort(out, cohort: str = "study", scale: float = 1.0, seed: int = 0, w
         raise InputError(f"--workers must be at least 1, got {workers}")
     if encoder_test_per_group < 0:
         raise InputError("--encoder-test-per-group must be >= 0")
+    if style not in STYLES:
+        raise InputError(f"--style must be one of {', '.join(STYLES)}, got {style!r}")
+    if style != "drawn" and source_images is not None:
+        raise InputError("--style is how cells are drawn; with --source-images the cells are real", source_images)
     structure = cohort_structure(cohort, scale, cell_types, patients_per_group=patients_per_group, seed=seed)
     sources = None
     if source_images is not None:
         from .texture import source_images as find_sources
         sources = {k: [str(p) for p in v] for k, v in find_sources(source_images, cell_types).items()}
     _claim(out, _manifest(cohort, scale, seed, cell_types, encoder_test_per_group, source_images,
-                          patients_per_group))
+                          patients_per_group, style))
     units = _units(structure, encoder_test_per_group, cell_types)
     parts = out / ".parts"
     done = {p.stem for p in parts.glob("*.csv")} if parts.is_dir() else set()
@@ -270,7 +279,8 @@ def make_cohort(out, cohort: str = "study", scale: float = 1.0, seed: int = 0, w
         return out
     todo = [u for u in units if u.key not in done]
     t0 = time.time()
-    n_cells = _render_units([(str(out), u, seed, cohort == "null", sources) for u in todo], workers, progress)
+    n_cells = _render_units([(str(out), u, seed, cohort == "null", sources, style) for u in todo], workers,
+                            progress)
     truth = pd.concat([pd.read_csv(parts / f"{u.key}.csv", keep_default_na=False, dtype=str) for u in units],
                       ignore_index=True).reindex(columns=TRUTH_COLUMNS)
     write_csv(out / "truth.csv", truth)

@@ -25,6 +25,7 @@ import numpy as np
 
 from ..study import DIAGNOSIS_GROUPS, ENCODER_TEST_GROUPS  # noqa: F401  (ENCODER_TEST_GROUPS re-exported)
 from .render import CellSpec
+from .style import DRAWN, Style
 
 GROUPS = DIAGNOSIS_GROUPS
 TYPE_IDS = {"PN": 1, "MO": 2, "LY": 3}
@@ -129,7 +130,15 @@ def _vacuoles(rng, fraction, pheno: PatientPhenotype, vexas_like: bool) -> tuple
     return 1 + int(rng.random() < 0.3), round(float(rng.uniform(2.3, 3.3)), 3)
 
 
-def cell_spec(cell_type: str, pheno: PatientPhenotype, smear: dict, rng: np.random.Generator) -> CellSpec:
+def _sizes(rng, cell_type: str, style: Style) -> dict:
+    """A neutrophil's or monocyte's radius and nucleus scale, as the style draws them."""
+    (r, rsd), (n, nsd) = ((style.pn_radius, style.pn_nucleus_scale) if cell_type == "PN"
+                          else (style.mo_radius, style.mo_nucleus_scale))
+    return dict(cell_radius=round(float(rng.normal(r, rsd)), 2), nucleus_scale=round(float(rng.normal(n, nsd)), 3))
+
+
+def cell_spec(cell_type: str, pheno: PatientPhenotype, smear: dict, rng: np.random.Generator,
+              style: Style = DRAWN) -> CellSpec:
     """Draw one cell's spec from its patient's phenotype, its smear and its own generator."""
     vexas_like = pheno.vacuole_count_mean > 0
     common = dict(cell_type=cell_type, **smear, **_cell_nuisance(rng))
@@ -146,16 +155,12 @@ def cell_spec(cell_type: str, pheno: PatientPhenotype, smear: dict, rng: np.rand
         else:
             gran = "normal"
         nv, vr = _vacuoles(rng, pheno.vacuole_fraction, pheno, vexas_like)
-        return CellSpec(cell_radius=round(float(rng.normal(60, 3.5)), 2),
-                        nucleus_scale=round(float(rng.normal(1.22, 0.05)), 3),
-                        nucleus_shape=shape, n_lobes=lobes, granulation=gran,
+        return CellSpec(**_sizes(rng, "PN", style), nucleus_shape=shape, n_lobes=lobes, granulation=gran,
                         n_vacuoles=nv, vacuole_radius=vr, **common)
     if cell_type == "MO":
         nv, vr = _vacuoles(rng, pheno.mo_vacuole_fraction, pheno, vexas_like)
         ni = int(rng.integers(1, 3)) if rng.random() < pheno.inclusion_fraction else 0
-        return CellSpec(cell_radius=round(float(rng.normal(72, 5.0)), 2),
-                        nucleus_scale=round(float(rng.normal(1.0, 0.05)), 3),
-                        nucleus_shape=str(rng.choice(["kidney", "folded"], p=[0.6, 0.4])), n_lobes=1,
+        return CellSpec(**_sizes(rng, "MO", style), nucleus_shape=str(rng.choice(["kidney", "folded"], p=[0.6, 0.4])), n_lobes=1,
                         granulation=str(rng.choice(["low", "normal"], p=[0.3, 0.7])),
                         n_vacuoles=nv, vacuole_radius=vr, n_inclusions=ni, **common)
     if cell_type == "LY":
@@ -173,7 +178,7 @@ def _ly_spec(rng, common, large: bool, grains, blebs: int) -> CellSpec:
                     blebs=blebs, **common)
 
 
-def encoder_test_spec(cell_type: str, group: str, rng: np.random.Generator) -> CellSpec:
+def encoder_test_spec(cell_type: str, group: str, rng: np.random.Generator, style: Style = DRAWN) -> CellSpec:
     """A cell of known morphology for the encoder test set (METHOD.md Step 2a groups)."""
     common = dict(cell_type=cell_type, **smear_from_rng(rng), **_cell_nuisance(rng))
     if cell_type == "PN":
@@ -185,14 +190,10 @@ def encoder_test_spec(cell_type: str, group: str, rng: np.random.Generator) -> C
         else:
             shape, lobes = "segmented", int(rng.integers(5, 7))
         gran = {"LG": str(rng.choice(["none", "low"])), "NG": "normal", "HG": "high"}[gr]
-        return CellSpec(cell_radius=round(float(rng.normal(60, 3.5)), 2),
-                        nucleus_scale=round(float(rng.normal(1.22, 0.05)), 3),
-                        nucleus_shape=shape, n_lobes=lobes, granulation=gran, **common)
+        return CellSpec(**_sizes(rng, "PN", style), nucleus_shape=shape, n_lobes=lobes, granulation=gran, **common)
     if cell_type == "MO":
         ni = int(rng.integers(1, 4)) if group == "INCLUSIONS" else 0
-        return CellSpec(cell_radius=round(float(rng.normal(72, 5.0)), 2),
-                        nucleus_scale=round(float(rng.normal(1.0, 0.05)), 3),
-                        nucleus_shape=str(rng.choice(["kidney", "folded"], p=[0.6, 0.4])), n_lobes=1,
+        return CellSpec(**_sizes(rng, "MO", style), nucleus_shape=str(rng.choice(["kidney", "folded"], p=[0.6, 0.4])), n_lobes=1,
                         granulation=str(rng.choice(["low", "normal"], p=[0.3, 0.7])),
                         n_inclusions=ni, **common)
     if cell_type == "LY":

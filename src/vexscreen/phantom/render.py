@@ -30,6 +30,7 @@ from PIL import Image
 from scipy import ndimage as ndi
 
 from ..study import CELL_TYPES
+from .style import DRAWN, Style, get_style
 
 #: Canvas size of a CellaVision DM96 crop (PBC dataset): width x height.
 WIDTH, HEIGHT = 360, 363
@@ -257,12 +258,13 @@ def _scattered_lobes(rng, R, n):
     raise RuntimeError(f"cannot place {n} lobes")  # pragma: no cover
 
 
-def _nucleus_field(rng, spec, R, u, v):
+def _nucleus_field(rng, spec, R, u, v, style: Style = DRAWN):
     """Return (density field in [0,1], lobe label map or None, n_lobes drawn)."""
     ct = spec.cell_type
     ns = spec.nucleus_scale
     if ct == "PN":
         if spec.nucleus_shape == "band":
+            ns = ns * style.band_nucleus_gain
             ra = R * rng.uniform(0.36, 0.44) * ns
             span = rng.uniform(2.6, 4.0)
             t0 = rng.uniform(0, 2 * np.pi)
@@ -284,9 +286,9 @@ def _nucleus_field(rng, spec, R, u, v):
             labels[sdf < 0] = i + 1
         # thin filaments between consecutive lobes (not in pelger round)
         for L, M in zip(lobes[:-1], lobes[1:]):
-            w = rng.uniform(0.8, 1.3)
+            w = rng.uniform(0.8, 1.3) * style.filament_width
             d = _segment_dist(u, v, L[:2], M[:2])
-            f = np.maximum(f, rng.uniform(0.45, 0.6) * _sig((w - d) / 0.5))
+            f = np.maximum(f, min(1.0, rng.uniform(0.45, 0.6) * style.filament_density) * _sig((w - d) / 0.5))
         return f, labels, len(lobes)
     if ct == "MO":
         a, b = R * rng.uniform(0.68, 0.78) * ns, R * rng.uniform(0.54, 0.64) * ns
@@ -459,7 +461,7 @@ def _outline(rng, spec, crop: _Crop):
     return rc, _sig((rc - crop.rho) / 0.8)
 
 
-def _chromatin(rng, spec, nuc):
+def _chromatin(rng, spec, nuc, style: Style = DRAWN):
     """Nuclear stain density: clumped (neutrophils, lymphocytes dense; monocytes lacy), darker
     under the nuclear membrane."""
     shape = nuc.shape
@@ -477,22 +479,28 @@ def _chromatin(rng, spec, nuc):
         nden = dense * (1 + 0.14 * fine + 0.16 * clump + 0.06 * coarse)
     edge = np.clip(nuc - ndi.gaussian_filter(nuc, 2.5), 0, None)
     nden = nden * (1 + 0.6 * edge)
-    return np.clip(nden, 0.2, None) * nuc * spec.stain_nucleus
+    gain = style.chromatin.get(spec.cell_type, 1.0)
+    if spec.cell_type == "PN" and spec.nucleus_shape == "band":
+        gain *= style.band_chromatin
+    return np.clip(nden, 0.2, None) * nuc * (spec.stain_nucleus * gain)
 
 
-def _cytoplasm(rng, spec, crop: _Crop, rc):
-    """(stain colour key, stain density) of the cytoplasm."""
+def _cytoplasm(rng, spec, crop: _Crop, rc, style: Style = DRAWN):
+    """(stain optical density, RGB; stain density map) of the cytoplasm."""
     shape = crop.u.shape
     cyto_key = {"PN": "cyto_PN", "MO": "cyto_MO", "LY": "cyto_LY"}[spec.cell_type]
     if spec.cell_type == "PN" and spec.granulation in ("none", "low"):
         cyto_key = "cyto_PN_hypo"
+    colour = OD[cyto_key] if cyto_key == "cyto_PN_hypo" else style.cytoplasm_od.get(spec.cell_type, OD[cyto_key])
     cyto_den = (1 + 0.1 * _smooth_noise(rng, shape, 10)) * spec.stain_cytoplasm
     if spec.cell_type == "MO":
         cyto_den = cyto_den * (1 + 0.1 * ndi.gaussian_filter(rng.standard_normal(shape, dtype=np.float32), 1.0) * 3)
     if spec.cell_type == "LY":
         # deeper blue at the rim of lymphocyte cytoplasm
         cyto_den = cyto_den * (0.8 + 0.5 * _sig((crop.rho - rc + 4) / 1.5))
-    return cyto_key, cyto_den
+    if style.cytoplasm_cell_sd > 0:   # drawn only by styles that have it: the default's images stay as they were
+        cyto_den = cyto_den * np.float32(math.exp(rng.normal(0.0, style.cytoplasm_cell_sd)))
+    return colour, cyto_den
 
 
 @dataclass
@@ -545,12 +553,14 @@ _GRANULES = {
 }
 
 
-def _granules(rng, spec, cell, nuc, cyto_mask):
+def _granules(rng, spec, cell, nuc, cyto_mask, style: Style = DRAWN):
     """(granule density map, colour key, number drawn): impulses blurred to granule size."""
     gkey, table, gamp = _GRANULES[spec.cell_type]
     gdens, gsize = table[spec.granulation]
+    gdens = gdens * style.granules.get(spec.cell_type, 1.0)
     if spec.cell_type == "PN" and spec.granulation == "high":
         gkey, gamp = "granule_toxic", 0.6
+    gamp, gsize = gamp * style.granule_amplitude.get(spec.cell_type, 1.0), gsize * style.granule_size.get(spec.cell_type, 1.0)
     area = float(cyto_mask.sum()) or 1.0
     shape = cell.shape
     n_gran = rng.poisson(gdens * area)
@@ -591,22 +601,23 @@ def _compose(rng, spec, crop: _Crop, cell, cell_od):
     return img, rbc_den
 
 
-def render(spec: CellSpec, rng: np.random.Generator) -> Rendered:
-    """Render one cell; return the image, its masks and what was drawn."""
+def render(spec: CellSpec, rng: np.random.Generator, style: Style | str = DRAWN) -> Rendered:
+    """Render one cell in a style (:mod:`.style`); return the image, its masks and what was drawn."""
     if spec.cell_type not in CELL_TYPES:
         raise ValueError(f"unknown cell type {spec.cell_type!r}")
+    style = get_style(style)
     crop = _crop(rng, spec)
     rc, cell = _outline(rng, spec, crop)
-    nuc, labels, n_lobes = _nucleus_field(rng, spec, crop.R, crop.u, crop.v)
+    nuc, labels, n_lobes = _nucleus_field(rng, spec, crop.R, crop.u, crop.v, style)
     nuc = nuc * cell
-    nucleus_od = _chromatin(rng, spec, nuc)
-    cyto_key, cyto_den = _cytoplasm(rng, spec, crop, rc)
+    nucleus_od = _chromatin(rng, spec, nuc, style)
+    cyto_colour, cyto_den = _cytoplasm(rng, spec, crop, rc, style)
     cyto_mask = (cell > 0.5) & (nuc < 0.05)
     d = _vacuoles_and_inclusions(rng, spec, crop, cell, nuc)
-    gran, gkey, n_gran = _granules(rng, spec, cell, nuc, cyto_mask)
+    gran, gkey, n_gran = _granules(rng, spec, cell, nuc, cyto_mask, style)
     keep = 1 - 0.88 * d.hole
-    cell_od = (cyto_den * cell * (1 - nuc) * keep)[..., None] * OD[cyto_key]
-    cell_od += (0.18 * d.rim * cell * (1 - nuc))[..., None] * OD[cyto_key]
+    cell_od = (cyto_den * cell * (1 - nuc) * keep)[..., None] * cyto_colour
+    cell_od += (0.18 * d.rim * cell * (1 - nuc))[..., None] * cyto_colour
     cell_od = cell_od + nucleus_od[..., None] * OD["nucleus_ly" if spec.cell_type == "LY" else "nucleus"]
     cell_od += (gran * keep * spec.stain_cytoplasm)[..., None] * OD[gkey]
     cell_od += (1.1 * d.body)[..., None] * OD["inclusion"]
@@ -641,6 +652,6 @@ def _masks(crop: _Crop, cell, nuc, labels, vac_labels, rbc_den) -> dict:
             "rbc": rbc_den > 0.3}
 
 
-def render_cell(spec: CellSpec, rng: np.random.Generator) -> np.ndarray:
+def render_cell(spec: CellSpec, rng: np.random.Generator, style: Style | str = DRAWN) -> np.ndarray:
     """Render one cell: an HEIGHT x WIDTH x 3 uint8 RGB image."""
-    return render(spec, rng).image
+    return render(spec, rng, style).image
