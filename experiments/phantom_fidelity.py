@@ -16,11 +16,14 @@ Run:
     PYTHONPATH=src python experiments/measure_validation.py --phantom PH --real-texture PHR --work WORK
     PYTHONPATH=src python experiments/phantom_fidelity.py --phantom PH --work WORK
 
-writes experiments/results/phantom_fidelity.json.
+writes experiments/results/phantom_fidelity.json; for the calibrated drawing
+(``vexscreen phantom --style calibrated``, same cohort and seed) pass
+``--json experiments/results/phantom_fidelity_calibrated.json``.
 """
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -71,6 +74,8 @@ def main() -> None:
     ap.add_argument("--phantom", default="experiments/out/ph_morph", help="phantom made with --cohort study --scale 0.05 --seed 0")
     ap.add_argument("--work", default="experiments/out/measure_validation", help="measure_validation.py's --work")
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--json", default="experiments/results/phantom_fidelity.json",
+                    help="results file (phantom_fidelity_calibrated.json for a --style calibrated phantom)")
     args = ap.parse_args()
     work = Path(args.work)
     real = measure_subset(WBC, TYPES, work / "wbc", args.workers)
@@ -85,8 +90,9 @@ def main() -> None:
         for c, v in res[name]["columns"].items():
             print(f"{name:22s} {c:24s} real {v['real_10_50_90']}  phantom {v['phantom_10_50_90']}  "
                   f"in band {v['phantom_in_real_band']:.2f}  spread {v['spread_ratio']}  AUC {v['auc_phantom_vs_real']}")
-    write_results(ROOT / "experiments" / "results" / "phantom_fidelity.json", res)
-    print("wrote experiments/results/phantom_fidelity.json")
+    style = json.loads((Path(args.phantom) / "phantom.json").read_text()).get("style", "drawn")
+    write_results(args.json, {"phantom_style": style, **res})
+    print(f"wrote {args.json}")
 
 
 if __name__ == "__main__":
