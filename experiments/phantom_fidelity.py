@@ -35,7 +35,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "bench"))
 from _provenance import write_results  # noqa: E402
-from measure_validation import TYPES, WBC, measure_subset, measured_with_truth  # noqa: E402
+from measure_validation import TYPES, WBC, measure_subset, measured_with_truth, phantom  # noqa: E402
 
 from vexscreen.morphology import COLUMNS  # noqa: E402
 
@@ -91,7 +91,10 @@ def main() -> None:
             print(f"{name:22s} {c:24s} real {v['real_10_50_90']}  phantom {v['phantom_10_50_90']}  "
                   f"in band {v['phantom_in_real_band']:.2f}  spread {v['spread_ratio']}  AUC {v['auc_phantom_vs_real']}")
     style = json.loads((Path(args.phantom) / "phantom.json").read_text()).get("style", "drawn")
-    write_results(args.json, {"phantom_style": style, **res})
+    # the detectors on these drawn cells (vacuoles, lobes, pseudo-Pelger, granulation), from the
+    # same measured tables: measure_validation.py's "phantom" figures, for this drawing
+    detection = phantom(Path(args.phantom), work, args.workers)
+    write_results(args.json, {"phantom_style": style, **res, "detection": detection})
     print(f"wrote {args.json}")
 
 
