@@ -49,6 +49,8 @@ def _inside(value, kind, column):
 def test_drawn_is_the_default_and_draws_as_before():
     spec = P.cell_spec("PN", P.BASELINE, P.smear_from_rng(P.generator(1)), P.generator(2))
     assert spec == P.cell_spec("PN", P.BASELINE, P.smear_from_rng(P.generator(1)), P.generator(2), DRAWN)
+    bigger = P.cell_spec("PN", P.BASELINE, P.smear_from_rng(P.generator(1)), P.generator(2), "calibrated")
+    assert bigger.cell_radius > spec.cell_radius   # a style by name, as by object
     a, b = render(spec, P.generator(3)), render(spec, P.generator(3), "drawn")
     assert np.array_equal(a.image, b.image)
     c = render(spec, P.generator(3), CALIBRATED)

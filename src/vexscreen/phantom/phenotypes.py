@@ -25,7 +25,7 @@ import numpy as np
 
 from ..study import DIAGNOSIS_GROUPS, ENCODER_TEST_GROUPS  # noqa: F401  (ENCODER_TEST_GROUPS re-exported)
 from .render import CellSpec
-from .style import DRAWN, Style
+from .style import DRAWN, Style, get_style
 
 GROUPS = DIAGNOSIS_GROUPS
 TYPE_IDS = {"PN": 1, "MO": 2, "LY": 3}
@@ -130,15 +130,16 @@ def _vacuoles(rng, fraction, pheno: PatientPhenotype, vexas_like: bool) -> tuple
     return 1 + int(rng.random() < 0.3), round(float(rng.uniform(2.3, 3.3)), 3)
 
 
-def _sizes(rng, cell_type: str, style: Style) -> dict:
+def _sizes(rng, cell_type: str, style: Style | str) -> dict:
     """A neutrophil's or monocyte's radius and nucleus scale, as the style draws them."""
+    style = get_style(style)
     (r, rsd), (n, nsd) = ((style.pn_radius, style.pn_nucleus_scale) if cell_type == "PN"
                           else (style.mo_radius, style.mo_nucleus_scale))
     return dict(cell_radius=round(float(rng.normal(r, rsd)), 2), nucleus_scale=round(float(rng.normal(n, nsd)), 3))
 
 
 def cell_spec(cell_type: str, pheno: PatientPhenotype, smear: dict, rng: np.random.Generator,
-              style: Style = DRAWN) -> CellSpec:
+              style: Style | str = DRAWN) -> CellSpec:
     """Draw one cell's spec from its patient's phenotype, its smear and its own generator."""
     vexas_like = pheno.vacuole_count_mean > 0
     common = dict(cell_type=cell_type, **smear, **_cell_nuisance(rng))
@@ -178,7 +179,8 @@ def _ly_spec(rng, common, large: bool, grains, blebs: int) -> CellSpec:
                     blebs=blebs, **common)
 
 
-def encoder_test_spec(cell_type: str, group: str, rng: np.random.Generator, style: Style = DRAWN) -> CellSpec:
+def encoder_test_spec(cell_type: str, group: str, rng: np.random.Generator,
+                      style: Style | str = DRAWN) -> CellSpec:
     """A cell of known morphology for the encoder test set (METHOD.md Step 2a groups)."""
     common = dict(cell_type=cell_type, **smear_from_rng(rng), **_cell_nuisance(rng))
     if cell_type == "PN":
