@@ -142,6 +142,8 @@ def main():
     ap.add_argument("--source-images", type=Path, default=None, metavar="DIR",
                     help="real-texture phantom: real normal cells of DIR (../shared/data/wbc) with the "
                          "phenotype's vacuoles planted (phantom --source-images); no encoder test set")
+    ap.add_argument("--style", choices=("drawn", "calibrated"), default="drawn",
+                    help="how the phantom's cells are drawn (phantom --style; docs/phantom.md)")
     args = ap.parse_args()
     args.cell_types = tuple(args.cell_types.split(","))
     unknown = [ct for ct in args.cell_types if ct not in CELL_TYPES]
@@ -167,7 +169,7 @@ def main():
                          workers=args.workers, cell_types=args.cell_types,
                          encoder_test_per_group=20 if cohort == "study" and not args.source_images else 0,
                          progress=True, patients_per_group=args.patients_per_group,
-                         source_images=args.source_images)
+                         source_images=args.source_images, style=args.style)
         print(f"[{cohort}] phantom ready in {time.perf_counter() - t:.0f} s")
         # the null cohort is encoded by the encoder trained on the study cohort's images:
         # whatever it has learned, with no group phenotype any signal would be leakage
