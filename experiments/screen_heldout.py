@@ -34,6 +34,13 @@ cells): a model on drawn cells meets real ones, and the other way round.
     .venv/bin/python experiments/screen_heldout.py --out experiments/out/screen_heldout --features measurements \
         --statistic mean --source-images ../shared/data/wbc --heldout-source-images drawn
 
+`--style calibrated` draws the reference (the demo's phantom settings) and the held-out patients
+with the calibrated drawing (phantom --style calibrated; measurements only); `--heldout-style`
+gives the held-out patients the other drawing than the reference's:
+
+    .venv/bin/python experiments/screen_heldout.py --demo demo_out --out experiments/out/screen_heldout \
+        --features measurements --statistic mean --style calibrated [--heldout-style drawn]
+
 `--combiner weighted` weighs each cell type by its evidence on the reference patients
 (docs/screening.md, section 5).
 
@@ -85,15 +92,17 @@ def reference_blocks(demo: Path, out: Path, features: str, workers: int, phantom
     return blocks
 
 
-def heldout_folders(out: Path, seeds, cells: int, workers: int, source_images: Path | None = None) -> dict:
+def heldout_folders(out: Path, seeds, cells: int, workers: int, source_images: Path | None = None,
+                    style: str = "drawn") -> dict:
     """``{patient folder: class}`` of every seed's held-out cohort (folder names carry the seed);
-    with ``source_images``, real-texture cohorts (real normal cells, the phenotype's vacuoles planted)."""
-    tag = "" if source_images is None else "_real_texture"
+    with ``source_images``, real-texture cohorts (real normal cells, the phenotype's vacuoles planted);
+    ``style``: how drawn cells are drawn (phantom --style)."""
+    tag = "_real_texture" if source_images is not None else ("" if style == "drawn" else f"_{style}")
     folders = {}
     for seed in seeds:
         cohort = make_cohort(out / f"heldout{tag}_seed{seed}", cohort="small", scale=cells / 6.0, seed=seed,
                              workers=workers, cell_types=CELL_TYPES, encoder_test_per_group=0,
-                             source_images=source_images)
+                             source_images=source_images, style=style)
         for folder, truth in heldout_patients(cohort, out / f"patients{tag}" / f"seed{seed}").items():
             folders[folder] = truth
     return folders
@@ -138,7 +147,36 @@ def applicability_row(fit: dict | None) -> dict:
             "reference_p": fit.get("p_value"), "reference_range": fit.get("reference_range")}
 
 
-def main(argv=None) -> None:
+def reference_phantom(args) -> Path | None:
+    """The reference phantom when it is not the demo's own: the demo's settings (DEMO_PHANTOM), without
+    an encoder test set, made of real cells (``--source-images``) or in another drawing (``--style``)."""
+    if args.source_images is None and args.style == "drawn":
+        return None
+    settings = {**DEMO_PHANTOM, "encoder_test_per_group": 0}
+    if args.source_images is not None:
+        return make_cohort(args.out / "reference_real_texture", **settings, workers=args.workers,
+                           cell_types=CELL_TYPES, source_images=args.source_images)
+    return make_cohort(args.out / f"reference_{args.style}", **settings, workers=args.workers,
+                       cell_types=CELL_TYPES, style=args.style)
+
+
+def result_name(args, model_types, heldout_images) -> str:
+    """The results' name: what differs from the default run (encodings, median, drawn, both types...)."""
+    name = args.features + ("" if args.statistic == "median" else f"_{args.statistic}")
+    name += "" if args.source_images is None else "_real_texture"
+    name += "" if args.style == "drawn" else f"_{args.style}"
+    name += "" if model_types == CELL_TYPES else "_" + "_".join(model_types)
+    name += "" if args.combiner == "mean" else f"_{args.combiner}"
+    name += "" if args.measurement_columns == "all" else f"_{args.measurement_columns}"
+    if (heldout_images is None) != (args.source_images is None):
+        name += "_heldout_drawn" if heldout_images is None else "_heldout_real"
+    if args.heldout_style != args.style:
+        name += f"_heldout_{args.heldout_style}"
+    return name
+
+
+def parse_args(argv=None):
+    """The command line, checked: (args, the model's cell types, the held-out patients' real-cell folder)."""
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--demo", type=Path, default=Path("demo_out"), help="a `vexscreen demo` output folder")
     ap.add_argument("--out", type=Path, default=Path("experiments/out/screen_heldout"))
@@ -163,7 +201,16 @@ def main(argv=None) -> None:
                     help="the model's measurement columns (fit-model --measurement-columns)")
     ap.add_argument("--model-cell-types", default=",".join(CELL_TYPES),
                     help="the cell types the model rests on (the held-out patients keep both)")
+    ap.add_argument("--style", choices=("drawn", "calibrated"), default="drawn",
+                    help="how the reference's and held-out patients' cells are drawn (phantom --style); "
+                         "calibrated: the reference is the demo's phantom settings drawn so, measurements only")
+    ap.add_argument("--heldout-style", choices=("drawn", "calibrated"), default=None,
+                    help="the held-out patients' drawing when it differs from the reference's")
     args = ap.parse_args(argv)
+    args.heldout_style = args.heldout_style or args.style
+    if "calibrated" in (args.style, args.heldout_style) and (args.features != "measurements"
+                                                            or args.source_images is not None):
+        ap.error("--style/--heldout-style calibrated needs --features measurements, without --source-images")
     model_types = tuple(args.model_cell_types.split(","))
     if not model_types or any(ct not in CELL_TYPES for ct in model_types):
         ap.error(f"--model-cell-types: choose from {','.join(CELL_TYPES)}")
@@ -174,28 +221,24 @@ def main(argv=None) -> None:
         heldout_images = None if args.heldout_source_images == "drawn" else Path(args.heldout_source_images)
         if heldout_images is not None and args.features != "measurements":
             ap.error("--heldout-source-images DIR needs --features measurements")
+    return args, model_types, heldout_images
+
+
+def main(argv=None) -> None:
+    args, model_types, heldout_images = parse_args(argv)
     library_log()
     t0 = time.perf_counter()
     seeds = [int(s) for s in args.seeds.split(",")]
-    reference = None
-    if args.source_images is not None:
-        # the demo's own reference phantom (DEMO_PHANTOM), made of real cells, without an encoder test set
-        reference = make_cohort(args.out / "reference_real_texture", **{**DEMO_PHANTOM, "encoder_test_per_group": 0},
-                                workers=args.workers, cell_types=CELL_TYPES, source_images=args.source_images)
+    reference = reference_phantom(args)
     blocks = reference_blocks(args.demo, args.out, args.features, args.workers, phantom=reference,
                               cell_types=model_types)
-    name = args.features + ("" if args.statistic == "median" else f"_{args.statistic}")
-    name += "" if args.source_images is None else "_real_texture"
-    name += "" if model_types == CELL_TYPES else "_" + "_".join(model_types)
-    name += "" if args.combiner == "mean" else f"_{args.combiner}"
-    name += "" if args.measurement_columns == "all" else f"_{args.measurement_columns}"
-    if (heldout_images is None) != (args.source_images is None):
-        name += "_heldout_drawn" if heldout_images is None else "_heldout_real"
+    name = result_name(args, model_types, heldout_images)
     model = ReferenceModel(classes=CLASSES, cell_types=model_types, statistic=args.statistic,
                            combiner=args.combiner, measurement_columns=args.measurement_columns).fit(blocks)
     model = ReferenceModel.load(model.save(args.out / f"model_{name}"))
     rows = []
-    for folder, truth in heldout_folders(args.out, seeds, args.cells, args.workers, heldout_images).items():
+    for folder, truth in heldout_folders(args.out, seeds, args.cells, args.workers, heldout_images,
+                                         args.heldout_style).items():
         r = model.screen(folder, args.out / f"screened_{name}" / folder.parent.name / folder.name)
         rows.append({"patient": f"{folder.parent.name}/{folder.name}", "truth": truth,
                      "probability": r.probability, "interval": r.interval, "verdict": r.verdict,
