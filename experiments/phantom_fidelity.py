@@ -29,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from PIL import Image
 from sklearn.metrics import roc_auc_score
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -37,7 +38,8 @@ sys.path.insert(0, str(ROOT / "bench"))
 from _provenance import write_results  # noqa: E402
 from measure_validation import TYPES, WBC, measure_subset, measured_with_truth, phantom  # noqa: E402
 
-from vexscreen.morphology import COLUMNS  # noqa: E402
+from vexscreen.morphology import COLUMNS, VacuoleParams  # noqa: E402
+from vexscreen.morphology.stain import background_rgb  # noqa: E402
 
 
 #: (name, real folder, real file-name prefix, phantom cell type, drawn nucleus shapes, drawn
@@ -69,6 +71,28 @@ def compare(real: pd.Series, drawn: pd.Series) -> dict:
             "auc_phantom_vs_real": round(float(auc), 3)}
 
 
+def hole_depths(ph: Path, measured: pd.DataFrame) -> dict:
+    """How pale the drawn VEXAS-sized vacuoles (radius >= 4 px) are, in the cells where the detector
+    found a vacuole and where it found none: per cell, how far the palest pixel of its palest such
+    hole lies below the frame's glass (green, grey levels; the detector's core limit is
+    ``VacuoleParams.core_below_glass``). A drawn hole keeps some of the cytoplasm's stain, so in
+    dark cytoplasm it is greyer."""
+    ok = measured[(measured.quality == "ok") & (measured.vacuole_radii.fillna("") != "")]
+    found, missed = [], []
+    for _, r in ok.iterrows():
+        holes = [(float(c.split(":")[0]), float(c.split(":")[1]), float(rad))
+                 for c, rad in zip(r.vacuole_centers.split(";"), r.vacuole_radii.split(";")) if float(rad) >= 4]
+        if not holes:
+            continue
+        img = np.asarray(Image.open(ph / r.path).convert("RGB"))
+        green, glass = img[..., 1].astype(float), float(background_rgb(img)[1])
+        yy, xx = np.mgrid[:green.shape[0], :green.shape[1]]
+        palest = min(glass - green[np.hypot(yy - y, xx - x) <= rad - 1.5].max() for x, y, rad in holes)
+        (found if r.vacuole_count > 0 else missed).append(round(float(palest), 1))
+    return {"core_below_glass_limit": VacuoleParams().core_below_glass, "found": sorted(found),
+            "missed": sorted(missed)}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--phantom", default="experiments/out/ph_morph", help="phantom made with --cohort study --scale 0.05 --seed 0")
@@ -94,6 +118,8 @@ def main() -> None:
     # the detectors on these drawn cells (vacuoles, lobes, pseudo-Pelger, granulation), from the
     # same measured tables: measure_validation.py's "phantom" figures, for this drawing
     detection = phantom(Path(args.phantom), work, args.workers)
+    for ct in ("PN", "MO"):
+        detection[ct]["vexas_sized_holes_below_glass"] = hole_depths(Path(args.phantom), drawn[ct])
     write_results(args.json, {"phantom_style": style, **res, "detection": detection})
     print(f"wrote {args.json}")
 
