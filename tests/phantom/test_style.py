@@ -68,7 +68,7 @@ def test_calibrated_cells_measure_like_real_ones(cell_type, shape, kind):
     drawn = _normal_cells(cell_type, DRAWN, 10, shape)
     calibrated = _normal_cells(cell_type, CALIBRATED, 10, shape)
     columns = (["cell_area_um2", "nucleus_area_um2", "lobe_bridge_um"] if cell_type == "PN"
-               else ["nucleus_area_um2", "nc_ratio", "cytoplasm_od_blue"])
+               else ["nucleus_area_um2", "nc_ratio", "cytoplasm_od_blue", "granularity"])
     for column in columns:
         assert not _inside(_median(drawn, column), kind, column), column
         assert _inside(_median(calibrated, column), kind, column), column
@@ -79,7 +79,11 @@ def test_calibrated_cells_measure_like_real_ones(cell_type, shape, kind):
 def test_cohort_records_its_style_and_refuses_bad_ones(tmp_path):
     kw = dict(cohort="small", scale=0.17, seed=3, cell_types=("MO",), encoder_test_per_group=0)
     out = make_cohort(tmp_path / "cal", style="calibrated", **kw)
-    assert json.loads((out / "phantom.json").read_text())["style"] == "calibrated"
+    manifest = json.loads((out / "phantom.json").read_text())
+    assert manifest["style"] == "calibrated" and manifest["style_parameters"]["pn_radius"] == [73.0, 4.5]
+    before = {p: p.stat().st_mtime_ns for p in out.rglob("*.png")}
+    make_cohort(out, style="calibrated", **kw)   # the same settings: resumed, nothing redrawn
+    assert {p: p.stat().st_mtime_ns for p in out.rglob("*.png")} == before
     drawn = make_cohort(tmp_path / "drawn", **kw)
     assert "style" not in json.loads((drawn / "phantom.json").read_text())  # as before styles existed
     with pytest.raises(InputError, match="other settings"):  # resuming with another style is refused

@@ -231,7 +231,8 @@ def _manifest(cohort, scale, seed, cell_types, encoder_test_per_group, source_im
               patients_per_group=None, style: str = "drawn") -> dict:
     extra = {} if patients_per_group is None else {"patients_per_group": int(patients_per_group)}
     if style != "drawn":   # a phantom of the default style keeps the manifest it always had (and resumes)
-        extra["style"] = style
+        # its values too: a phantom drawn with an earlier calibration is not resumed as if it were this one
+        extra.update(style=style, style_parameters=get_style(style).to_dict())
     return {"tool": "vexscreen phantom", "version": PHANTOM_VERSION, "cohort": cohort, "scale": float(scale),
             "seed": int(seed), "cell_types": list(cell_types),
             "encoder_test_per_group": int(encoder_test_per_group),

@@ -40,7 +40,8 @@ class Style:
     granule_size: dict = field(default_factory=lambda: {"PN": 1.0, "MO": 1.0, "LY": 1.0})  # x their size
 
     def to_dict(self) -> dict:
-        d = asdict(self)
+        """The parameters as JSON has them (lists, floats): phantom.json compares them on resume."""
+        d = {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(self).items()}
         d["cytoplasm_od"] = {k: [round(float(x), 4) for x in v] for k, v in self.cytoplasm_od.items()}
         return d
 
@@ -59,12 +60,18 @@ CALIBRATED = Style(
     filament_density=1.6,
     chromatin={"PN": 0.86, "MO": 0.93, "LY": 1.0},   # nucleus OD real / drawn 1.90 / 2.20 (MO 1.54 / 1.66)
     band_chromatin=0.94,                             # bands 1.87 / 2.31
-    cytoplasm_od={"PN": np.array([0.14, 0.20, 0.095], np.float32),   # cytoplasm OD (r, g, b), real:
-                  "MO": np.array([0.37, 0.44, 0.10], np.float32)},   # PN .23 .35 .15, MO .39 .48 .13
+    # cytoplasm colour (r, g, b optical density) under its granules; with them it measures as real
+    # cytoplasm: PN .23 .35 .15, MO .39 .48 .13 (drawn PN .18 .31 .11, MO .28 .31 .03)
+    cytoplasm_od={"PN": np.array([0.06, 0.05, 0.05], np.float32),
+                  "MO": np.array([0.30, 0.31, 0.06], np.float32)},
     cytoplasm_cell_sd=0.25,           # real cytoplasm colour spreads 1.5-3.5 x the drawn
-    granules={"PN": 1.0, "MO": 2.0, "LY": 1.0},      # monocyte granularity 0.191 real / 0.099 drawn
-    granule_amplitude={"PN": 2.0, "MO": 3.0, "LY": 1.0},
+    # granularity (texture energy) real 0.20 PN / 0.19 MO, drawn 0.18 / 0.10: fewer, larger, darker
+    # granules (the drawn ones overlap into an even tint)
+    granules={"PN": 0.5, "MO": 1.2, "LY": 1.0},
+    granule_amplitude={"PN": 3.0, "MO": 5.0, "LY": 1.0},
+    granule_size={"PN": 1.5, "MO": 1.6, "LY": 1.0},
 )
+
 
 STYLES = {s.name: s for s in (DRAWN, CALIBRATED)}
 
