@@ -108,7 +108,8 @@ def measurement_runs(ph: Path, cohort: str, variants: list, args, comparisons, k
     return {"rows": runs, "by_patient": tables}
 
 
-def main():
+def parse_args():
+    """The command line, checked; ``cell_types`` as a tuple."""
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", type=Path, default=Path("experiments/out/proof"))
     ap.add_argument("--scale", type=float, default=0.05)
@@ -149,6 +150,11 @@ def main():
     unknown = [ct for ct in args.cell_types if ct not in CELL_TYPES]
     if unknown:
         ap.error(f"--cell-types: unknown {unknown}; choose from {','.join(CELL_TYPES)}")
+    return args
+
+
+def main():
+    args = parse_args()
     comparisons = tuple(c for c in STUDY_COMPARISONS if not args.vexas_only or c in (("UBA1-WT", "VEXAS"),
                                                                                      ("MDS", "VEXAS")))
     kwargs = {"aggregates": args.aggregates}
