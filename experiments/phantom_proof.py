@@ -32,6 +32,7 @@ from vexscreen.data import combine_blocks, load_encodings
 from vexscreen.study import CELL_TYPES, STUDY_COMPARISONS
 from vexscreen.demo import demo_train_config
 from vexscreen.phantom import make_cohort
+from vexscreen.phantom.style import STYLES
 from vexscreen.pipeline import run_image_pipeline
 from vexscreen.report import format_pipeline_result, format_summary
 
@@ -143,7 +144,7 @@ def parse_args():
     ap.add_argument("--source-images", type=Path, default=None, metavar="DIR",
                     help="real-texture phantom: real normal cells of DIR (../shared/data/wbc) with the "
                          "phenotype's vacuoles planted (phantom --source-images); no encoder test set")
-    ap.add_argument("--style", choices=("drawn", "calibrated"), default="drawn",
+    ap.add_argument("--style", choices=tuple(STYLES), default="drawn",
                     help="how the phantom's cells are drawn (phantom --style; docs/phantom.md)")
     args = ap.parse_args()
     args.cell_types = tuple(args.cell_types.split(","))

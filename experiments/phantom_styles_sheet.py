@@ -38,8 +38,7 @@ def drawn_cells(cell_type: str, style: str, n: int) -> list[np.ndarray]:
     while len(out) < n:
         i += 1
         spec = P.cell_spec(cell_type, P.BASELINE, P.smear_from_rng(P.generator(3, i)), P.generator(4, i), style)
-        if spec.n_vacuoles or spec.n_inclusions or (cell_type == "PN" and (
-                spec.granulation != "normal" or spec.nucleus_shape != "segmented")):
+        if not P.is_normal_cell(spec, "segmented"):
             continue
         out.append(_centre(render(spec, P.generator(5, i), style).image))
     return out

@@ -63,6 +63,7 @@ from vexscreen.evaluation.metrics import auc_permutation_p, binary_metrics
 from vexscreen.exceptions import InputError
 from vexscreen.model import ReferenceModel
 from vexscreen.phantom import make_cohort
+from vexscreen.phantom.style import STYLES
 from vexscreen.screen.measuring import default_measure_fn
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
@@ -201,10 +202,10 @@ def parse_args(argv=None):
                     help="the model's measurement columns (fit-model --measurement-columns)")
     ap.add_argument("--model-cell-types", default=",".join(CELL_TYPES),
                     help="the cell types the model rests on (the held-out patients keep both)")
-    ap.add_argument("--style", choices=("drawn", "calibrated"), default="drawn",
+    ap.add_argument("--style", choices=tuple(STYLES), default="drawn",
                     help="how the reference's and held-out patients' cells are drawn (phantom --style); "
                          "calibrated: the reference is the demo's phantom settings drawn so, measurements only")
-    ap.add_argument("--heldout-style", choices=("drawn", "calibrated"), default=None,
+    ap.add_argument("--heldout-style", choices=tuple(STYLES), default=None,
                     help="the held-out patients' drawing when it differs from the reference's")
     args = ap.parse_args(argv)
     args.heldout_style = args.heldout_style or args.style

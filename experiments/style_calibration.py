@@ -51,9 +51,7 @@ def normal_cell(args) -> dict:
     for j in range(1000):
         spec = P.cell_spec(cell_type, P.BASELINE, P.smear_from_rng(P.generator(99, 8, i % 13)),
                            P.generator(99, 7, i, j), style)
-        if spec.n_vacuoles or spec.n_inclusions:
-            continue
-        if cell_type == "PN" and (spec.granulation != "normal" or spec.nucleus_shape != shape):
+        if not P.is_normal_cell(spec, shape):
             continue
         return {"kind": kind, **measure_cell(render(spec, P.generator(99, 9, i, j), style).image)}
     raise RuntimeError(f"no normal {kind} in 1000 draws")  # pragma: no cover

@@ -26,8 +26,7 @@ def _normal_cells(cell_type, style, n, shape=None):
     for i in range(400):
         rng = P.generator(7, 1, i)
         spec = P.cell_spec(cell_type, P.BASELINE, P.smear_from_rng(P.generator(7, 2, i % 5)), rng, style)
-        if spec.n_vacuoles or spec.n_inclusions or (cell_type == "PN" and (
-                spec.granulation != "normal" or spec.nucleus_shape != shape)):
+        if not P.is_normal_cell(spec, shape):
             continue
         row = measure_cell(render(spec, P.generator(7, 3, i), style).image)
         if row["quality"] == "ok":
@@ -97,6 +96,10 @@ def test_cohort_records_its_style_and_refuses_bad_ones(tmp_path):
 
 def test_cli_style(tmp_path, capsys):
     from vexscreen.cli import main
+    from vexscreen.commands.phantom import STYLE_NAMES
+    from vexscreen.phantom.style import STYLES
+
+    assert STYLE_NAMES == tuple(STYLES)   # the CLI's copy of the names, kept free of the heavy import
 
     out = tmp_path / "ph"
     assert main(["phantom", "--out", str(out), "--cohort", "small", "--scale", "0.17", "--cell-types", "LY",

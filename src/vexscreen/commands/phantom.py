@@ -5,6 +5,9 @@ from . import add_command, show_progress
 from .options import nonnegative_int, positive_float, positive_int
 
 
+#: vexscreen.phantom.style.STYLES, named here so `--help` does not import scikit-learn (tested)
+STYLE_NAMES = ("drawn", "calibrated")
+
 HELP = "generate a labeled phantom cohort of single-cell images with known morphology"
 DESCRIPTION = """\
 Write generated single-leukocyte images in the study's layout, one root per cell type:
@@ -35,7 +38,7 @@ def register(subparsers) -> None:
     p.add_argument("--source-images", metavar="SRC", default=None,
                    help="real-texture mode: plant vacuoles into real single-cell images from "
                         "SRC/<PN|MO|LY or neutrophil|monocyte|lymphocyte>/ instead of drawing cells")
-    p.add_argument("--style", choices=("drawn", "calibrated"), default="drawn",
+    p.add_argument("--style", choices=STYLE_NAMES, default="drawn",
                    help="how cells are drawn: drawn (the phantom every documented result used) or calibrated "
                         "(sizes, nuclei, chromatin, cytoplasm colour and granules brought to real normal "
                         "cells' measurements; docs/phantom.md)")

@@ -9,6 +9,6 @@ from .combine import COMBINERS, combine, combined_from_evaluations, combined_pat
 from .files import FORMAT, TRUSTED_TYPES, VERSION, load_model, save_model
 from .reference import ReferenceModel
 
-__all__ = ["Block", "assess", "fit_profile", "COMBINERS", "FORMAT", "ReferenceModel", "TRUSTED_TYPES", "VERSION", "combine",
-           "combined_from_evaluations", "combined_patient_level", "join_blocks", "load_block", "load_model",
+__all__ = ["Block", "COMBINERS", "FORMAT", "ReferenceModel", "TRUSTED_TYPES", "VERSION", "assess", "combine",
+           "combined_from_evaluations", "fit_profile", "combined_patient_level", "join_blocks", "load_block", "load_model",
            "restandardise", "save_model"]

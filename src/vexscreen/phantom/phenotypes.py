@@ -135,7 +135,18 @@ def _sizes(rng, cell_type: str, style: Style | str) -> dict:
     style = get_style(style)
     (r, rsd), (n, nsd) = ((style.pn_radius, style.pn_nucleus_scale) if cell_type == "PN"
                           else (style.mo_radius, style.mo_nucleus_scale))
-    return dict(cell_radius=round(float(rng.normal(r, rsd)), 2), nucleus_scale=round(float(rng.normal(n, nsd)), 3))
+    return dict(cell_radius=round(float(rng.normal(r, rsd)), 2),
+                nucleus_scale=round(float(rng.normal(n, nsd)), 3))
+
+
+def is_normal_cell(spec: CellSpec, nucleus_shape: str | None = None) -> bool:
+    """A cell as a normal donor's of its kind: no vacuole, no inclusion, and for neutrophils normal
+    granulation and (if given) this nucleus shape; what the phantom's drawing is compared to real
+    normal cells on (experiments/phantom_fidelity.py, style_calibration.py)."""
+    if spec.n_vacuoles or spec.n_inclusions:
+        return False
+    return spec.cell_type != "PN" or (spec.granulation == "normal"
+                                      and nucleus_shape in (None, spec.nucleus_shape))
 
 
 def cell_spec(cell_type: str, pheno: PatientPhenotype, smear: dict, rng: np.random.Generator,
@@ -161,7 +172,8 @@ def cell_spec(cell_type: str, pheno: PatientPhenotype, smear: dict, rng: np.rand
     if cell_type == "MO":
         nv, vr = _vacuoles(rng, pheno.mo_vacuole_fraction, pheno, vexas_like)
         ni = int(rng.integers(1, 3)) if rng.random() < pheno.inclusion_fraction else 0
-        return CellSpec(**_sizes(rng, "MO", style), nucleus_shape=str(rng.choice(["kidney", "folded"], p=[0.6, 0.4])), n_lobes=1,
+        return CellSpec(**_sizes(rng, "MO", style),
+                        nucleus_shape=str(rng.choice(["kidney", "folded"], p=[0.6, 0.4])), n_lobes=1,
                         granulation=str(rng.choice(["low", "normal"], p=[0.3, 0.7])),
                         n_vacuoles=nv, vacuole_radius=vr, n_inclusions=ni, **common)
     if cell_type == "LY":
@@ -192,10 +204,12 @@ def encoder_test_spec(cell_type: str, group: str, rng: np.random.Generator,
         else:
             shape, lobes = "segmented", int(rng.integers(5, 7))
         gran = {"LG": str(rng.choice(["none", "low"])), "NG": "normal", "HG": "high"}[gr]
-        return CellSpec(**_sizes(rng, "PN", style), nucleus_shape=shape, n_lobes=lobes, granulation=gran, **common)
+        return CellSpec(**_sizes(rng, "PN", style), nucleus_shape=shape, n_lobes=lobes, granulation=gran,
+                        **common)
     if cell_type == "MO":
         ni = int(rng.integers(1, 4)) if group == "INCLUSIONS" else 0
-        return CellSpec(**_sizes(rng, "MO", style), nucleus_shape=str(rng.choice(["kidney", "folded"], p=[0.6, 0.4])), n_lobes=1,
+        return CellSpec(**_sizes(rng, "MO", style),
+                        nucleus_shape=str(rng.choice(["kidney", "folded"], p=[0.6, 0.4])), n_lobes=1,
                         granulation=str(rng.choice(["low", "normal"], p=[0.3, 0.7])),
                         n_inclusions=ni, **common)
     if cell_type == "LY":

@@ -560,7 +560,8 @@ def _granules(rng, spec, cell, nuc, cyto_mask, style: Style = DRAWN):
     gdens = gdens * style.granules.get(spec.cell_type, 1.0)
     if spec.cell_type == "PN" and spec.granulation == "high":
         gkey, gamp = "granule_toxic", 0.6
-    gamp, gsize = gamp * style.granule_amplitude.get(spec.cell_type, 1.0), gsize * style.granule_size.get(spec.cell_type, 1.0)
+    gamp *= style.granule_amplitude.get(spec.cell_type, 1.0)
+    gsize *= style.granule_size.get(spec.cell_type, 1.0)
     area = float(cyto_mask.sum()) or 1.0
     shape = cell.shape
     n_gran = rng.poisson(gdens * area)
